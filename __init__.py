@@ -1,0 +1,1 @@
+"""kiln: a quantization compiler for NPUs."""
