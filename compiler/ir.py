@@ -299,6 +299,7 @@ class Module:
         self.functions: list[Function] = []
         self.weights: WeightStore | None = None
         self.source: str | None = None  # the file it was read from, for messages
+        self.head_token = None  # where the parser found `module`, for messages
 
     def add_function(self, func: Function) -> Function:
         func.parent = self

@@ -18,6 +18,7 @@ class WeightStore:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else None
         self._arrays: dict[str, np.ndarray] | None = None if path is not None else {}
+        self.dirty = False  # weights were added or replaced since the file was read
 
     @property
     def loaded(self) -> bool:
@@ -42,6 +43,7 @@ class WeightStore:
 
     def add(self, name: str, array: np.ndarray) -> None:
         self._load()[name] = np.asarray(array)
+        self.dirty = True
 
     def unique_name(self, base: str) -> str:
         arrays, name, k = self._load(), base, 1

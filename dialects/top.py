@@ -39,8 +39,9 @@ class WeightOp(OpDef):
 
     def verify_(self) -> None:
         tensor_type(self, self.output, "weight")
-        store = getattr(self.parent.parent.parent, "weights", None) if self.parent else None
-        if store is not None and store.loaded:
+        module = self.parent.parent.parent if self.parent and self.parent.parent else None
+        store = getattr(module, "weights", None)
+        if store is not None:
             store.check(self.ref.name, self.output.type, self)
 
 

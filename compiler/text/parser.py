@@ -246,17 +246,17 @@ class _Builder(Transformer):
         return c[0]
 
     def dense_attr(self, c):
-        literal, type_ = c
+        tok, literal, type_ = c
         if not isinstance(type_, TensorType) or not isinstance(type_.element, ScalarType):
             raise _BuildError(f"dense constant needs a tensor type with a plain element type, "
-                              f"got {type_}")
+                              f"got {_show(type_)}", tok)
         try:
             data = np.array(literal, dtype=np.float64 if type_.scalar.is_float else None)
             if type_.scalar.name == "bool" and data.dtype != np.bool_:
                 raise ValueError("a bool dense constant holds true/false")
             return DenseAttr(data, type_)
         except (ValueError, TypeError, OverflowError) as e:
-            raise _BuildError(f"bad dense constant for {type_.shape}: {e}") from None
+            raise _BuildError(f"bad dense constant for {type_.shape}: {e}", tok) from None
 
     def dense_scalar(self, c):
         return c[0]
@@ -275,8 +275,10 @@ class _Builder(Transformer):
 
     # -- structure ----------------------------------------------------------------------------
     def module_head(self, c):
-        sym, attrs = c
-        return Module(sym.name if sym is not None else None, attrs or {})
+        tok, sym, attrs = c
+        module = Module(sym.name if sym is not None else None, attrs or {})
+        module.head_token = tok
+        return module
 
     def module(self, c):
         module = c[0]
@@ -309,9 +311,13 @@ class _Builder(Transformer):
         return c[0]
 
     def start(self, c):
-        items = [x for x in c if x is not None]
-        if items and isinstance(items[0], Module):
-            return items[0]
+        items = [x for x in c if x is not None]  # alias definitions return None
+        modules = [x for x in items if isinstance(x, Module)]
+        if modules:
+            if len(items) > 1:
+                raise _BuildError("a file holds one module, or functions without a module, "
+                                  "not both", modules[0].head_token)
+            return modules[0]
         module = Module()
         for f in items:
             module.add_function(f)
@@ -377,7 +383,12 @@ class _Builder(Transformer):
 
     def results(self, c):
         tok = c[0]
-        return _Names(tok, tok.rstrip(" =") if tok.type == "RESULTS_EQ" else tok)
+        if tok.type == "RESULTS_EQ":  # the token starts with the whitespace before it
+            lead = tok[:len(tok) - len(tok.lstrip())]
+            line = tok.line + lead.count("\n")
+            column = len(lead) - lead.rfind("\n") if "\n" in lead else tok.column + len(lead)
+            tok = Token("RESULTS_EQ", tok.strip().rstrip(" ="), line=line, column=column)
+        return _Names(tok, tok)
 
     def operands(self, c):
         return _Names(c[0], c[0])
@@ -533,12 +544,15 @@ _EXPECT_NAMES = {
     "LESSTHAN": "'<'", "TENSOR_PLAIN": "a tensor type", "TENSOR_OPEN": "a tensor type",
     "SCALAR_TYPE": "an element type", "STRING": "a string", "INT": "an integer",
     "FLOAT": "a float", "SYMBOL_NAME": "a symbol (@name)", "BARE_ID": "a name",
-    "RETURN": "'return'", "MINUS": "'-'", "__ANON_0": "'->'",
+    "RETURN": "'return'", "MINUS": "'-'", "FAST_OP_TYPES": "':'",
+    "SIMPLE_ATTR_DICT": "'{'", "RESULTS_EQ": "a value name (%x)", "VALUE_LIST": "a value name (%x)",
+    "TYPE_ALIAS": "a type alias (!name)", "AT": "'@'", "HASH": "'#'", "DENSE": "'dense'",
 }
 
 
 def _expected(names) -> str:
-    shown = sorted({_EXPECT_NAMES.get(n, n.strip('"').lower()) for n in names})
+    shown = sorted({_EXPECT_NAMES.get(n, "'->'" if n.startswith("__ANON") else
+                                      n.strip('"').lower()) for n in names})
     if len(shown) > 8:
         shown = shown[:8] + ["..."]
     return ", ".join(shown)

@@ -1,0 +1,40 @@
+"""What every kiln tool shares: user errors become one clear message and exit code 2,
+never a traceback; an internal error says it is one (exit 1) and shows the traceback only
+with KILN_DEBUG=1."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Callable
+
+from ..compiler.fileio import InputFileError
+from ..compiler.opdef import VerifyError
+from ..compiler.pass_manager import PassError, PipelineError
+from ..compiler.text.parser import ParseError
+
+USER_ERRORS = (ParseError, VerifyError, PipelineError, PassError, InputFileError)
+
+
+class UsageError(Exception):
+    """Bad command-line input (a missing file, contradictory flags)."""
+
+
+def run_tool(name: str, main: Callable[[list[str]], int], argv: list[str] | None) -> int:
+    try:
+        return main(sys.argv[1:] if argv is None else argv)
+    except USER_ERRORS + (UsageError,) as e:
+        print(f"{name}: error: {e}" if not isinstance(e, ParseError) else str(e),
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug in kiln, not in the user's input
+        if os.environ.get("KILN_DEBUG"):
+            traceback.print_exc()
+        print(f"{name}: internal error: {type(e).__name__}: {e}\n"
+              f"(this is a bug in kiln; rerun with KILN_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return 1
