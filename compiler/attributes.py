@@ -43,7 +43,7 @@ class DenseAttr:
     hashing go by type and bytes, so identical constants are merged by CSE.
     """
 
-    __slots__ = ("type", "array", "_hash")
+    __slots__ = ("_hash", "array", "type")
 
     def __init__(self, array: np.ndarray, type: TensorType | None = None) -> None:
         array = np.asarray(array)

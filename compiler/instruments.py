@@ -5,8 +5,9 @@ runs the reference interpreter before and after every pass and compares the outp
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
 import numpy as np
 

@@ -8,7 +8,8 @@ printer writes in the generic form and the verifier checks only structurally.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .types import Type
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 class Value:
     """An SSA value. `name_hint` is the name a user gave it (`%images`), kept by the printer."""
 
-    __slots__ = ("type", "uses", "name_hint")
+    __slots__ = ("name_hint", "type", "uses")
 
     def __init__(self, type: Type, name_hint: str | None = None) -> None:
         self.type = type
@@ -46,7 +47,7 @@ class Value:
 
 
 class OpResult(Value):
-    __slots__ = ("op", "index")
+    __slots__ = ("index", "op")
 
     def __init__(self, op: Operation, index: int, type: Type) -> None:
         super().__init__(type)
@@ -85,8 +86,18 @@ class Operation:
     TERMINATOR: ClassVar[bool] = False  # must be the last operation of its block
     COMMUTATIVE: ClassVar[bool] = False
 
-    __slots__ = ("name", "_operands", "results", "attributes", "loc", "parent", "prev", "next",
-                 "line", "__weakref__")
+    __slots__ = (
+        "__weakref__",
+        "_operands",
+        "attributes",
+        "line",
+        "loc",
+        "name",
+        "next",
+        "parent",
+        "prev",
+        "results",
+    )
 
     registry: ClassVar[dict[str, type[Operation]]] = {}
 
@@ -183,7 +194,7 @@ class Operation:
 class Block:
     """A list of operations with arguments; operations are linked, not stored in a list."""
 
-    __slots__ = ("arguments", "first", "last", "_count", "parent")
+    __slots__ = ("_count", "arguments", "first", "last", "parent")
 
     def __init__(self, arg_types: Iterable[Type] = (), arg_names: Iterable[str | None] = ()):
         names = list(arg_names)

@@ -227,5 +227,13 @@ def dense_value(value: Value) -> np.ndarray | None:
     return None
 
 
-__all__ = ["AttrSpec", "OpDef", "VerifyError", "attr", "op_error", "tensor_type",
-           "dense_value", "SymbolRef"]
+__all__ = [
+    "AttrSpec",
+    "OpDef",
+    "SymbolRef",
+    "VerifyError",
+    "attr",
+    "dense_value",
+    "op_error",
+    "tensor_type",
+]

@@ -14,8 +14,9 @@ from __future__ import annotations
 import dataclasses
 import time
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 from .ir import Module
 

@@ -16,8 +16,8 @@ unused are erased as they are met, as MLIR's greedy driver does.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
 
 from .ir import Function, Module, Operation, Value
 

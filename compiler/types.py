@@ -9,7 +9,6 @@ the same float32, so they survive a print/parse round trip bit for bit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 import numpy as np
 
@@ -190,8 +189,8 @@ def _check_storage(storage: ScalarType, expressed: ScalarType, zero_points) -> N
             raise ValueError(f"zero point {zp} does not fit in {storage}")
 
 
-QuantType = Union[CalibratedType, UniformType, UniformPerAxisType]
-ElementType = Union[ScalarType, CalibratedType, UniformType, UniformPerAxisType]
+QuantType = CalibratedType | UniformType | UniformPerAxisType
+ElementType = ScalarType | CalibratedType | UniformType | UniformPerAxisType
 
 
 @dataclass(frozen=True)
@@ -268,4 +267,4 @@ class FunctionType:
     results: tuple[Type, ...]
 
 
-Type = Union[TensorType, NoneType, ScalarType, FunctionType]
+Type = TensorType | NoneType | ScalarType | FunctionType

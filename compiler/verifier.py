@@ -71,4 +71,4 @@ def _verify_op(op: Operation, func: Function, defined: set[int], is_last: bool) 
             raise op_error(op, f"malformed op: {e}") from None
 
 
-__all__ = ["verify_module", "VerifyError"]
+__all__ = ["VerifyError", "verify_module"]

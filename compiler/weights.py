@@ -76,4 +76,4 @@ class WeightStore:
         return f"WeightStore({self.path})"
 
 
-__all__ = ["WeightStore", "InputFileError"]
+__all__ = ["InputFileError", "WeightStore"]

@@ -323,7 +323,7 @@ def gemm(
     trans_a: bool = False,
     trans_b: bool = False,
 ) -> np.ndarray:
-    """alpha * A' @ B' + beta * C for 2-D A and B (' = optional transpose), C broadcast to [M, N]."""
+    """alpha * A' @ B' + beta * C for 2-D A, B (' = optional transpose), C broadcast to [M, N]."""
     a, b = np.asarray(a), np.asarray(b)
     if a.ndim != 2 or b.ndim != 2:
         raise ValueError(f"gemm: A and B must be 2-D, got {a.shape} and {b.shape}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from typing import Callable
+from collections.abc import Callable
 
 from ..compiler.fileio import InputFileError
 from ..compiler.opdef import VerifyError

@@ -12,9 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..compiler.fileio import atomic_write_text
 from ..compiler.instruments import CheckEach, DumpDir, PrintIR
 from ..compiler.module_io import WEIGHTS_ATTR, read_module_text, relocate_weights
-from ..compiler.fileio import atomic_write_text
 from ..compiler.pass_manager import PipelineError, Timing
 from ..compiler.text.parser import ParseError
 from ..compiler.text.printer import print_module

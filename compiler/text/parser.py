@@ -19,8 +19,15 @@ from lark import Token, Transformer
 
 from ..attributes import DenseAttr, EnumAttr, SymbolRef
 from ..ir import Function, Module, Operation, Value
-from ..types import (CalibratedType, FunctionType, NoneType, ScalarType, TensorType,
-                     UniformPerAxisType, UniformType)
+from ..types import (
+    CalibratedType,
+    FunctionType,
+    NoneType,
+    ScalarType,
+    TensorType,
+    UniformPerAxisType,
+    UniformType,
+)
 
 _GRAMMAR = Path(__file__).with_name("grammar.lark")
 
@@ -511,7 +518,7 @@ def _scalar(tok: Token) -> ScalarType:
     return _scalar_named(str(tok))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _scalar_named(name: str) -> ScalarType:
     return ScalarType(name)
 

@@ -18,8 +18,15 @@ import numpy as np
 
 from ..attributes import DenseAttr, EnumAttr, SymbolRef
 from ..ir import Function, Module, Operation, Value
-from ..types import (CalibratedType, FunctionType, NoneType, ScalarType, TensorType,
-                     UniformPerAxisType, UniformType)
+from ..types import (
+    CalibratedType,
+    FunctionType,
+    NoneType,
+    ScalarType,
+    TensorType,
+    UniformPerAxisType,
+    UniformType,
+)
 
 _BARE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_$.]*\Z")
 _BARE_SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_$.\-]*\Z")
