@@ -372,7 +372,7 @@ def pad(
 def range(
     start: np.ndarray | float, limit: np.ndarray | float, delta: np.ndarray | float
 ) -> np.ndarray:
-    """ONNX Range: start + i * delta for i < max(ceil((limit - start) / delta), 0); start's dtype."""
+    """ONNX Range: start + i * delta while below limit (i < ceil((limit - start) / delta))."""
     start_a, limit_a, delta_a = (np.asarray(v) for v in (start, limit, delta))
     dtype = start_a.dtype
     if any(v.size != 1 for v in (start_a, limit_a, delta_a)):
