@@ -109,6 +109,14 @@ class OpDef(Operation):
         """Build a declared op: `ReluOp(x, result_types=[t], loc="...")`, attrs by keyword."""
         Operation.__init__(self, self.NAME, operands, result_types, attributes, loc)
 
+    def evaluate(self, ctx: Any, args: list) -> list:
+        """Run the op on numpy arrays for the reference interpreter. Ops with one result
+        define `compute(*arrays) -> array`; others override `evaluate`."""
+        compute = getattr(self, "compute", None)
+        if compute is None:
+            raise NotImplementedError(f"{self.NAME} has no interpreter kernel")
+        return [compute(*args)]
+
     def attr(self, name: str) -> Any:
         """An attribute's value, or its declared default when absent."""
         if name in self.attributes:

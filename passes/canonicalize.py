@@ -16,7 +16,7 @@ from .dce import eliminate_dead_code
 
 
 def canonicalization_patterns() -> list:
-    from ..dialects import top_canonicalize
+    from ..dialects.top import canonicalize as top_canonicalize
 
     return list(top_canonicalize.CANONICALIZATION_PATTERNS)
 

@@ -14,12 +14,12 @@ func.func @transposes(%x: tensor<2x3x4xf32>) -> (tensor<2x3x4xf32>, tensor<2x4x3
 // -----
 
 // CHECK-LABEL: func.func @reshapes
-// CHECK-NEXT: %[[R:.+]] = top.reshape %x : (tensor<2x6xf32>) -> tensor<12xf32>
+// CHECK-NEXT: %[[R:.+]] = top.reshape %x {shape = [12]} : (tensor<2x6xf32>) -> tensor<12xf32>
 // CHECK-NEXT: return %x, %[[R]]
 func.func @reshapes(%x: tensor<2x6xf32>) -> (tensor<2x6xf32>, tensor<12xf32>) {
-  %0 = top.reshape %x : (tensor<2x6xf32>) -> tensor<3x4xf32>
-  %1 = top.reshape %0 : (tensor<3x4xf32>) -> tensor<12xf32>
-  %2 = top.reshape %x : (tensor<2x6xf32>) -> tensor<2x6xf32>
+  %0 = top.reshape %x {shape = [3, 4]} : (tensor<2x6xf32>) -> tensor<3x4xf32>
+  %1 = top.reshape %0 {shape = [12]} : (tensor<3x4xf32>) -> tensor<12xf32>
+  %2 = top.reshape %x {shape = [2, 6]} : (tensor<2x6xf32>) -> tensor<2x6xf32>
   return %2, %1 : tensor<2x6xf32>, tensor<12xf32>
 }
 
@@ -32,7 +32,7 @@ func.func @reshapes(%x: tensor<2x6xf32>) -> (tensor<2x6xf32>, tensor<12xf32>) {
 // CHECK-NEXT: %[[S:.+]] = top.add %[[A]], %[[A]]
 // CHECK-NEXT: return %[[S]]
 func.func @together(%x: tensor<4xf32>) -> tensor<4xf32> {
-  %0 = top.reshape %x : (tensor<4xf32>) -> tensor<4xf32>
+  %0 = top.reshape %x {shape = [4]} : (tensor<4xf32>) -> tensor<4xf32>
   %1 = top.relu %0 : (tensor<4xf32>) -> tensor<4xf32>
   %2 = top.relu %x : (tensor<4xf32>) -> tensor<4xf32>
   %3 = top.add %1, %2 : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>

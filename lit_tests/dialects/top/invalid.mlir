@@ -74,7 +74,7 @@ func.func @conv_shape(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) -> tenso
 
 func.func @reshape_count(%a: tensor<2x3xf32>) -> tensor<7xf32> {
   // CHECK: cannot reshape (2, 3) (6 elements) to (7,) (7 elements)
-  %0 = top.reshape %a : (tensor<2x3xf32>) -> tensor<7xf32>
+  %0 = top.reshape %a {shape = [7]} : (tensor<2x3xf32>) -> tensor<7xf32>
   return %0 : tensor<7xf32>
 }
 

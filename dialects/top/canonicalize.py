@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..compiler.rewrite import Rewriter, pattern
-from . import top
+from ...compiler.rewrite import Rewriter, pattern
+from . import base as top
 
 
 @pattern(top.TransposeOp)
@@ -39,7 +39,7 @@ def fold_reshape_of_reshape(op: top.ReshapeOp, rewriter: Rewriter) -> bool:
     if not isinstance(inner, top.ReshapeOp):
         return False
     rewriter.replace_op(op, top.ReshapeOp(inner.input, result_types=[op.output.type],
-                                          loc=op.loc))
+                                          loc=op.loc, shape=op.shape))
     return True
 
 

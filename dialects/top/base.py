@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..compiler.attributes import DenseAttr
-from ..compiler.opdef import OpDef, attr, op_error, tensor_type
-from ..compiler.types import NoneType, TensorType
+from ...compiler.attributes import DenseAttr
+from ...compiler.opdef import OpDef, attr, op_error, tensor_type
+from ...compiler.types import NoneType, TensorType
+from ...kernels import activation as act
+from ...kernels import conv as conv_kernels
+from ...kernels import elementwise as ew
 
 
 def broadcast_shapes(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:
@@ -23,7 +26,7 @@ def broadcast_shapes(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] 
 
 
 def _show(t) -> str:
-    from ..compiler.text.printer import format_type
+    from ...compiler.text.printer import format_type
     return format_type(t)
 
 
@@ -44,6 +47,11 @@ class WeightOp(OpDef):
         if store is not None:
             store.check(self.ref.name, self.output.type, self)
 
+    def evaluate(self, ctx, args):
+        if ctx.weights is None:
+            raise ValueError("the module has no weights file")
+        return [ctx.weights.get(self.ref.name)]
+
 
 class ConstantOp(OpDef):
     """`%c = top.constant {value = dense<...> : T} : T`: a small inline constant."""
@@ -59,6 +67,9 @@ class ConstantOp(OpDef):
             raise op_error(self, f"value has type {_show(value.type)} but the result is "
                                  f"{_show(self.output.type)}")
 
+    def compute(self):
+        return self.attributes["value"].array
+
 
 class NoneOp(OpDef):
     """`%n = top.none : none`: stands for an omitted optional operand."""
@@ -70,6 +81,9 @@ class NoneOp(OpDef):
     def verify_(self) -> None:
         if not isinstance(self.output.type, NoneType):
             raise op_error(self, "result must have type none")
+
+    def evaluate(self, ctx, args):
+        return [None]
 
 
 # -- elementwise -------------------------------------------------------------------------------
@@ -111,26 +125,44 @@ class AddOp(BinaryOp):
     NAME = "top.add"
     COMMUTATIVE = True
 
+    def compute(self, a, b):
+        return ew.add(a, b)
+
 
 class SubOp(BinaryOp):
     NAME = "top.sub"
+
+    def compute(self, a, b):
+        return ew.sub(a, b)
 
 
 class MulOp(BinaryOp):
     NAME = "top.mul"
     COMMUTATIVE = True
 
+    def compute(self, a, b):
+        return ew.mul(a, b)
+
 
 class DivOp(BinaryOp):
     NAME = "top.div"
+
+    def compute(self, a, b):
+        return ew.div(a, b)
 
 
 class ReluOp(UnaryOp):
     NAME = "top.relu"
 
+    def compute(self, x):
+        return act.relu(x)
+
 
 class SigmoidOp(UnaryOp):
     NAME = "top.sigmoid"
+
+    def compute(self, x):
+        return act.sigmoid(x)
 
 
 # -- convolution -------------------------------------------------------------------------------
@@ -173,13 +205,19 @@ class ConvOp(OpDef):
         if x.is_static and r.is_static and tuple(expected) != r.shape:
             raise op_error(self, f"result shape {r.shape} should be {tuple(expected)}")
 
+    def compute(self, x, w, b=None):
+        y = conv_kernels.conv(x, w, b, strides=self.strides, pads=self.pads,
+                              dilations=self.dilations, group=self.group)
+        return act.relu(y) if self.do_relu else y
+
 
 class ReshapeOp(OpDef):
-    """Reshape to the result type's static shape (the ONNX shape operand is folded away)."""
+    """Reshape to `shape` (static; ONNX's shape operand, 0 and -1 are resolved at import)."""
 
     NAME = "top.reshape"
     OPERANDS = ("input",)
     RESULTS = ("output",)
+    ATTRS = {"shape": attr("ints")}
     PURE = True
 
     def verify_(self) -> None:
@@ -188,6 +226,12 @@ class ReshapeOp(OpDef):
         if a.is_static and r.is_static and a.num_elements != r.num_elements:
             raise op_error(self, f"cannot reshape {a.shape} ({a.num_elements} elements) to "
                                  f"{r.shape} ({r.num_elements} elements)")
+        if tuple(self.shape) != r.shape:
+            raise op_error(self, f"attribute shape {list(self.shape)} differs from the result "
+                                 f"shape {r.shape}")
+
+    def compute(self, x):
+        return x.reshape(self.shape)
 
 
 class TransposeOp(OpDef):
@@ -205,6 +249,9 @@ class TransposeOp(OpDef):
             raise op_error(self, f"perm {list(perm)} is not a permutation of {a.rank} axes")
         if tuple(a.shape[p] for p in perm) != r.shape:
             raise op_error(self, f"result shape {r.shape} is not the permuted operand shape")
+
+    def compute(self, x):
+        return np.ascontiguousarray(np.transpose(x, self.perm))
 
 
 __all__ = [name for name, obj in list(globals().items())

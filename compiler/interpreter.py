@@ -1,0 +1,206 @@
+"""The reference interpreter: runs a module's entry function on numpy arrays.
+
+Each op runs its own kernel (`evaluate`, usually `compute`); the interpreter only feeds
+operands, checks that each result has the shape and element type the IR says, and drops an
+array as soon as its last user has run, so memory stays at the live set of the network.
+Every intermediate tensor can be kept, or streamed to a callback, by loc name: that is what
+`model_runner --dump_all_tensors`, calibration and layer-by-layer comparison use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .ir import Function, Module, Operation, Value
+from .types import CalibratedType, NoneType, TensorType
+from .weights import WeightStore
+
+
+class InterpreterError(Exception):
+    """Bad inputs, or a kernel that failed or disagreed with the IR; names the op."""
+
+
+@dataclass
+class EvalContext:
+    weights: WeightStore | None = None
+    cache: dict = field(default_factory=dict)  # per-run memo for kernels (e.g. dequantized weights)
+
+
+def input_names(func: Function) -> list[str]:
+    """The name each argument is fed by: its `kiln.name` (the ONNX input name), else its SSA
+    name, else `argN`."""
+    out = []
+    for i, (arg, attrs) in enumerate(zip(func.arguments, func.arg_attributes)):
+        name = attrs.get("kiln.name")
+        out.append(name if isinstance(name, str) else arg.name_hint or f"arg{i}")
+    return out
+
+
+def tensor_name(value: Value, func: Function | None = None) -> str | None:
+    """The tensor name of a value: the loc of the op that makes it, or the input name."""
+    op = value.owner
+    if op is not None:
+        return op.loc
+    if func is not None and value in func.arguments:
+        return input_names(func)[func.arguments.index(value)]
+    return value.name_hint
+
+
+def output_names(func: Function) -> list[str]:
+    """The names of the results: the function's `kiln.outputs` (the ONNX output names) if
+    recorded, else the tensor names of the returned values."""
+    ret = func.return_op
+    if ret is None:
+        return []
+    recorded = func.attributes.get("kiln.outputs")
+    if isinstance(recorded, tuple) and len(recorded) == len(ret.operands):
+        return list(recorded)
+    return [tensor_name(v, func) or f"output{i}" for i, v in enumerate(ret.operands)]
+
+
+def expected_dtype(t: TensorType) -> np.dtype:
+    el = t.element
+    return t.expressed.numpy_dtype if isinstance(el, CalibratedType) else t.scalar.numpy_dtype
+
+
+def random_inputs(func: Function, seed: int = 0) -> dict[str, np.ndarray]:
+    """Deterministic inputs for a function: standard normal floats, zeros for integers."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, arg in zip(input_names(func), func.arguments):
+        t = arg.type
+        if not isinstance(t, TensorType):
+            continue
+        shape = tuple(max(d, 1) for d in t.shape)
+        dtype = expected_dtype(t)
+        if dtype.kind == "f":
+            out[name] = rng.standard_normal(shape).astype(dtype)
+        else:
+            out[name] = np.zeros(shape, dtype)
+    return out
+
+
+def _check_inputs(func: Function, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    names = input_names(func)
+    unknown = sorted(set(inputs) - set(names))
+    missing = [n for n in names if n not in inputs]
+    if missing or unknown:
+        raise InterpreterError(
+            (f"missing input(s) {', '.join(missing)}; " if missing else "")
+            + (f"unknown input(s) {', '.join(unknown)}; " if unknown else "")
+            + f"the model's inputs are: {', '.join(names)}")
+    arrays = []
+    for name, arg in zip(names, func.arguments):
+        array = np.asarray(inputs[name])
+        t = arg.type
+        if isinstance(t, TensorType):
+            shape_ok = len(array.shape) == t.rank and all(
+                d < 0 or d == s for d, s in zip(t.shape, array.shape))
+            if not shape_ok:
+                raise InterpreterError(f"input '{name}' has shape {array.shape}, the model "
+                                       f"expects {t.shape}")
+            want = expected_dtype(t)
+            if array.dtype != want:
+                if array.dtype.kind == want.kind == "f" or (array.dtype.kind in "iu"
+                                                            and want.kind in "iu"):
+                    array = array.astype(want)
+                else:
+                    raise InterpreterError(f"input '{name}' is {array.dtype}, the model "
+                                           f"expects {want}")
+        arrays.append(array)
+    return arrays
+
+
+def _last_uses(func: Function) -> dict[int, list[int]]:
+    """For each op index, the ids of values whose last use is that op."""
+    last: dict[int, int] = {}
+    owners: dict[int, Value] = {}
+    ops = list(func.body)
+    for index, op in enumerate(ops):
+        for v in op._operands:
+            last[id(v)] = index
+            owners[id(v)] = v
+    out: dict[int, list[int]] = {}
+    for vid, index in last.items():
+        out.setdefault(index, []).append(vid)
+    return out
+
+
+def _fail(op: Operation, message: str) -> InterpreterError:
+    return InterpreterError(f"{op.describe()}: {message}")
+
+
+def run_function(func: Function, inputs: Mapping[str, np.ndarray], *,
+                 weights: WeightStore | None = None, keep_all: bool = False,
+                 on_tensor: Callable[[str, np.ndarray], None] | None = None
+                 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Run `func`. Returns (outputs by name, every named tensor by loc if `keep_all`).
+    `on_tensor(loc, array)` is called for each op result as it is computed."""
+    ctx = EvalContext(weights)
+    env: dict[int, np.ndarray | None] = {}
+    for arg, array in zip(func.arguments, _check_inputs(func, inputs)):
+        env[id(arg)] = array
+    kept: dict[str, np.ndarray] = {}
+    if keep_all:
+        kept.update(zip(input_names(func), (env[id(a)] for a in func.arguments)))
+    frees = _last_uses(func)
+    ret = func.return_op
+    for index, op in enumerate(func.body):
+        if op is ret:
+            break
+        args = [env[id(v)] for v in op._operands]
+        try:
+            results = op.evaluate(ctx, args)
+        except InterpreterError:
+            raise
+        except NotImplementedError as e:
+            raise _fail(op, str(e)) from None
+        except (ValueError, TypeError, IndexError, KeyError, ZeroDivisionError,
+                FloatingPointError, MemoryError) as e:
+            raise _fail(op, f"kernel failed: {type(e).__name__}: {e}") from e
+        for value, array in zip(op.results, results):
+            _check_result(op, value, array)
+            env[id(value)] = array
+            if op.loc is not None and array is not None:
+                if keep_all:
+                    kept[op.loc] = array
+                if on_tensor is not None:
+                    on_tensor(op.loc, array)
+        for vid in frees.get(index, ()):
+            if not keep_all:
+                env.pop(vid, None)
+    if ret is None:
+        return {}, kept
+    outputs = {name: env[id(v)] for name, v in zip(output_names(func), ret.operands)}
+    return outputs, kept
+
+
+def _check_result(op: Operation, value: Value, array) -> None:
+    t = value.type
+    if isinstance(t, NoneType):
+        return
+    if not isinstance(array, np.ndarray):
+        raise _fail(op, f"kernel returned {type(array).__name__}, not an array")
+    if isinstance(t, TensorType):
+        if array.ndim != t.rank or any(d >= 0 and d != s for d, s in zip(t.shape, array.shape)):
+            raise _fail(op, f"kernel made shape {array.shape}, the IR says {t.shape}")
+        want = expected_dtype(t)
+        if array.dtype != want:
+            raise _fail(op, f"kernel made {array.dtype}, the IR says {t.scalar.name}")
+
+
+def run_module(module: Module, inputs: Mapping[str, np.ndarray] | None = None, *,
+               seed: int = 0, keep_all: bool = False) -> dict[str, np.ndarray]:
+    """Run the entry function; without `inputs`, on deterministic random ones. Returns the
+    outputs, plus every named intermediate tensor when `keep_all`."""
+    func = module.main
+    if inputs is None:
+        inputs = random_inputs(func, seed)
+    outputs, kept = run_function(func, inputs, weights=module.weights, keep_all=keep_all)
+    if keep_all:
+        kept.update(outputs)
+        return kept
+    return outputs

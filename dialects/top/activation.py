@@ -1,0 +1,3 @@
+"""top ops: activation (being written)."""
+
+__all__: list[str] = []

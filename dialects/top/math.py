@@ -1,0 +1,3 @@
+"""top ops: math (being written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""top ops: nn (being written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""top ops: normalization (being written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""top ops: reduce (being written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""top ops: resize (being written)."""
+
+__all__: list[str] = []

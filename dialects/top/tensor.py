@@ -1,0 +1,3 @@
+"""top ops: tensor (being written)."""
+
+__all__: list[str] = []

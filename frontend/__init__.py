@@ -1,0 +1,1 @@
+"""Frontends: turn models of other formats into kiln's top dialect."""
