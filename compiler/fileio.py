@@ -2,8 +2,8 @@
 
 Every file kiln writes goes to a temporary file in the destination folder first and is then
 renamed over the destination, so an interrupted run never leaves half a model behind.
-npz files are written with fixed member order and timestamps, so the same arrays give
-byte-identical files (numpy's own savez stamps the current time into the zip).
+npz files are written with the caller's member order and fixed timestamps, so the same arrays
+give byte-identical files (numpy's own savez stamps the current time into the zip).
 """
 
 from __future__ import annotations
@@ -44,10 +44,11 @@ _FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 
 
 def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
-    """An uncompressed npz holding `arrays`, members in sorted order, fixed timestamps."""
+    """An uncompressed npz holding `arrays` in their given order (network order for dumps),
+    with fixed timestamps, so the same arrays in the same order give the same bytes."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
-        for name in sorted(arrays):
+        for name in arrays:
             member = io.BytesIO()
             np.lib.format.write_array(member, np.ascontiguousarray(arrays[name]),
                                       allow_pickle=False)

@@ -308,7 +308,7 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("matmul: operands must have rank >= 1")
     try:
-        return np.matmul(a, b)
+        return np.asarray(np.matmul(a, b))  # 1-D @ 1-D gives a numpy scalar: keep an array
     except ValueError:
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not fit") from None
 

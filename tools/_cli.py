@@ -4,10 +4,12 @@ with KILN_DEBUG=1."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import traceback
 from collections.abc import Callable
+from typing import NoReturn
 
 from ..compiler.fileio import InputFileError
 from ..compiler.opdef import VerifyError
@@ -21,9 +23,18 @@ class UsageError(Exception):
     """Bad command-line input (a missing file, contradictory flags)."""
 
 
+class ArgParser(argparse.ArgumentParser):
+    """Bad flags are a UsageError (one line, exit 2), not argparse's usage dump and exit."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
 def run_tool(name: str, main: Callable[[list[str]], int], argv: list[str] | None) -> int:
     try:
         return main(sys.argv[1:] if argv is None else argv)
+    except SystemExit as e:  # argparse's --help
+        return e.code if isinstance(e.code, int) else 0
     except USER_ERRORS + (UsageError,) as e:
         print(f"{name}: error: {e}" if not isinstance(e, ParseError) else str(e),
               file=sys.stderr)

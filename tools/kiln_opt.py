@@ -19,13 +19,13 @@ from ..compiler.pass_manager import PipelineError, Timing
 from ..compiler.text.parser import ParseError
 from ..compiler.text.printer import print_module
 from ..compiler.verifier import VerifyError, verify_module
-from ._cli import UsageError, run_tool
+from ._cli import ArgParser, UsageError, run_tool
 
 SPLIT_MARKER = "// -----"
 
 
 def build_arg_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="kiln-opt", description=__doc__.split("\n")[0])
+    ap = ArgParser(prog="kiln-opt", description=__doc__.split("\n")[0])
     ap.add_argument("input", nargs="?", help="IR file, or - for standard input")
     ap.add_argument("-p", "--pass-pipeline", default="", help='passes, e.g. "cse,canonicalize"')
     ap.add_argument("-o", "--output", help="output file (default: standard output)")

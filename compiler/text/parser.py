@@ -259,7 +259,7 @@ class _Builder(Transformer):
                               f"got {_show(type_)}", tok)
         try:
             data = np.array(literal, dtype=np.float64 if type_.scalar.is_float else None)
-            if type_.scalar.name == "bool" and data.dtype != np.bool_:
+            if type_.scalar.name == "bool" and data.size and data.dtype != np.bool_:
                 raise ValueError("a bool dense constant holds true/false")
             return DenseAttr(data, type_)
         except (ValueError, TypeError, OverflowError) as e:

@@ -113,15 +113,17 @@ def format_dense(attr: DenseAttr) -> str:
     array, fmt = attr.array, _dense_element_formatter(attr.type.scalar)
     if array.ndim == 0:
         body = fmt(array[()])
-    elif array.size > 1 and (array == array.flat[0]).all() and not _has_nan(array):
+    elif array.size > 1 and _is_splat(array):
         body = fmt(array.flat[0])  # a splat
     else:
         body = _nested(array, fmt)
     return f"dense<{body}> : {format_type(attr.type)}"
 
 
-def _has_nan(array: np.ndarray) -> bool:
-    return array.dtype.kind == "f" and bool(np.isnan(array.astype(np.float32)).any())
+def _is_splat(array: np.ndarray) -> bool:
+    """All elements have the same bits (so -0.0 and 0.0 differ, and a NaN splat is one)."""
+    bits = np.ascontiguousarray(array).reshape(-1).view(f"u{array.dtype.itemsize}")
+    return bool((bits == bits[0]).all())
 
 
 def _nested(array: np.ndarray, fmt) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 
 from ...compiler.attributes import DenseAttr
 from ...compiler.opdef import OpDef, attr, op_error, tensor_type
-from ...compiler.types import NoneType, TensorType
+from ...compiler.types import NoneType, ScalarType, TensorType
 from ...kernels import activation as act
 from ...kernels import conv as conv_kernels
 from ...kernels import elementwise as ew
@@ -190,7 +190,14 @@ class ConvOp(OpDef):
         if len(self.attributes["pads"]) != 2 * spatial:
             raise op_error(self, f"'pads' needs {2 * spatial} values")
         group = self.group
-        if group < 1 or (x.shape[1] >= 0 and x.shape[1] != w.shape[1] * group):
+        if group < 1 or w.shape[0] % group:
+            raise op_error(self, f"filter has {w.shape[0]} output channels, not a multiple of "
+                                 f"group {group}")
+        if isinstance(r.element, ScalarType) and isinstance(x.element, ScalarType) and \
+                r.element != x.element:
+            raise op_error(self, f"result element type {_show(r.element)} differs from the "
+                                 f"input's {_show(x.element)}")
+        if x.shape[1] >= 0 and x.shape[1] != w.shape[1] * group:
             raise op_error(self, f"input has {x.shape[1]} channels but filter expects "
                                  f"{w.shape[1]} x group {group}")
         if self.bias is not None:

@@ -59,13 +59,14 @@ class TensorRef:
     """One ONNX tensor during import: static (its value known) or dynamic (an IR value, with
     the example array computed for it, dropped after its last consumer)."""
 
-    __slots__ = ("array", "dtype", "name", "shape", "static", "value")
+    __slots__ = ("array", "dtype", "materialized", "name", "shape", "static", "value")
 
     def __init__(self, name: str, array: np.ndarray | None, value: Value | None = None):
         self.name = name
         self.array = array
         self.value = value
         self.static = value is None
+        self.materialized: Value | None = None  # the IR value made for a static tensor
         self.shape = tuple(array.shape) if array is not None else ()
         self.dtype = array.dtype if array is not None else None
 
@@ -92,7 +93,7 @@ class ImportContext:
         self.opset = opset
         self.options = options
         self.node: onnx.NodeProto | None = None
-        self._materialized: dict[int, Value] = {}
+        self.consumers: dict[str, int] = {}  # tensor name -> consumers not yet imported
         self._none: Value | None = None
         self._loc_counter = 0
 
@@ -101,6 +102,12 @@ class ImportContext:
     def out_name(self) -> str:
         """The name of the current node's first output (the loc of what it emits)."""
         return self.node.output[0]
+
+    def output_used(self, index: int) -> bool:
+        """Whether output `index` of the current node is consumed or is a graph output."""
+        if index >= len(self.node.output) or not self.node.output[index]:
+            return False
+        return self.consumers.get(self.node.output[index], 0) > 0
 
     def sub_loc(self, suffix: str) -> str:
         """A loc for an intermediate op of a multi-op lowering: `<output>_<suffix>`."""
@@ -130,10 +137,9 @@ class ImportContext:
         """The IR value of a tensor, materializing a static one the first time it is used."""
         if not ref.static:
             return ref.value
-        cached = self._materialized.get(id(ref))
-        if cached is not None:
-            return cached
-        array = np.ascontiguousarray(ref.array)
+        if ref.materialized is not None:
+            return ref.materialized
+        array = np.require(ref.array, requirements="C")  # keeps 0-d arrays 0-d
         t = TensorType(array.shape, scalar_type_of(array.dtype))
         if array.size <= self.options.inline_limit:
             op = Operation.create("top.constant", [], [t], {"value": DenseAttr(array, t)},
@@ -143,7 +149,7 @@ class ImportContext:
             self.weights.add(name, array)
             op = Operation.create("top.weight", [], [t], {"ref": SymbolRef(name)}, ref.name)
         self._insert(op)
-        self._materialized[id(ref)] = op.result
+        ref.materialized = op.result
         return op.result
 
     def _insert(self, op: Operation) -> None:
@@ -271,8 +277,10 @@ def _call_builder(builder, ctx: ImportContext, node: onnx.NodeProto,
         raise ImportFailure(f"{len(inputs)} inputs given, at most {len(positional)} supported")
     result = builder(ctx, node, *inputs, **attrs)
     refs = list(result) if isinstance(result, (list, tuple)) else [result]
-    if len(refs) < len([o for o in node.output if o]):
-        raise ImportFailure(f"produces {len(refs)} of its {len(node.output)} outputs")
+    for i in range(len(refs), len(node.output)):
+        if ctx.output_used(i):
+            raise ImportFailure(f"output {i} ('{node.output[i]}') is used, but kiln computes "
+                                f"only the first {len(refs)} output(s) of {node.op_type}")
     return refs
 
 
@@ -344,6 +352,7 @@ def import_model(model: onnx.ModelProto, options: ImportOptions, source: str = "
             remaining[x] = remaining.get(x, 0) + 1
     for o in outputs:
         remaining[o] = remaining.get(o, 0) + 1
+    ctx.consumers = remaining
 
     for node in nodes:
         ctx.node = node

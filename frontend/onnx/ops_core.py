@@ -55,6 +55,9 @@ def conv(ctx, node, x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1,
          kernel_shape=None, pads=None, strides=None):
     w_shape = w.shape
     spatial = len(w_shape) - 2
+    if kernel_shape is not None and tuple(kernel_shape) != tuple(w_shape[2:]):
+        raise ValueError(f"kernel_shape {list(kernel_shape)} disagrees with the filter's "
+                         f"spatial shape {list(w_shape[2:])}")
     strides = list(strides or [1] * spatial)
     dilations = list(dilations or [1] * spatial)
     pads = conv_kernels.resolve_auto_pad(auto_pad, x.shape[2:], w_shape[2:], strides,
