@@ -400,12 +400,28 @@ class _Builder(Transformer):
     def operands(self, c):
         return _Names(c[0], c[0])
 
+    def op_tail(self, c):
+        return c[0], c[1]  # (types, LOC token or None)
+
+    def fast_tail(self, c):
+        tok = c[0]
+        cut = tok.rindex(" loc(")
+        return _fast_op_types(tok[:cut].lstrip()), Token("LOC", tok[cut:], line=tok.line,
+                                                          column=tok.column)
+
     def op(self, c):
-        results, name, sym, operands, attrs, types, loc = c
+        results, name, sym, operands, attrs, (types, loc) = c
         return self._finish_op(str(name), name, results, operands, attrs, types, loc, sym)
 
+    def fast_op(self, c):
+        results, head, attrs, (types, loc) = c
+        space = head.index(" ")
+        name = Token("OP_NAME", head[:space], line=head.line, column=head.column)
+        operands = _Names(head, head[space + 1:])
+        return self._finish_op(str(name), name, results, operands, attrs, types, loc)
+
     def generic_op(self, c):
-        results, name, operands, attrs, types, loc = c
+        results, name, operands, attrs, (types, loc) = c
         return self._finish_op(unquote(name), name, results, operands, attrs, types, loc)
 
     def return_op(self, c):
@@ -551,7 +567,8 @@ _EXPECT_NAMES = {
     "LESSTHAN": "'<'", "TENSOR_PLAIN": "a tensor type", "TENSOR_OPEN": "a tensor type",
     "SCALAR_TYPE": "an element type", "STRING": "a string", "INT": "an integer",
     "FLOAT": "a float", "SYMBOL_NAME": "a symbol (@name)", "BARE_ID": "a name",
-    "RETURN": "'return'", "MINUS": "'-'", "FAST_OP_TYPES": "':'",
+    "RETURN": "'return'", "MINUS": "'-'", "FAST_OP_TYPES": "':'", "FAST_TYPES_LOC": "':'",
+    "OP_HEAD": "an op name (dialect.op)",
     "SIMPLE_ATTR_DICT": "'{'", "RESULTS_EQ": "a value name (%x)", "VALUE_LIST": "a value name (%x)",
     "TYPE_ALIAS": "a type alias (!name)", "AT": "'@'", "HASH": "'#'", "DENSE": "'dense'",
 }

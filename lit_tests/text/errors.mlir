@@ -43,7 +43,7 @@ func.func @result_count(%a: tensor<2xf32>) -> tensor<2xf32> {
 // -----
 
 func.func @missing_colon(%a: tensor<2xf32>) -> tensor<2xf32> {
-  // CHECK: errors.mlir:[[# @LINE + 3]]:{{[0-9]+}}: error: unexpected '('; expected ')', ':', '{'
+  // CHECK: errors.mlir:[[# @LINE + 3]]:{{[0-9]+}}: error: unexpected '('; expected ':', '{'
   // CHECK-NEXT: %0 = top.relu %a (tensor<2xf32>) -> tensor<2xf32>
   // CHECK-NEXT: {{^ +}}^
   %0 = top.relu %a (tensor<2xf32>) -> tensor<2xf32>

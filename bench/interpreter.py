@@ -1,0 +1,258 @@
+"""Per-inference time and peak memory of kiln's reference interpreter against onnxruntime.
+
+    python -m kiln.bench.interpreter                       # every model, 1 and 2 threads
+    python -m kiln.bench.interpreter --models yolov8n --threads 1 --runs 30
+
+Time: one subprocess per thread count imports each model, warms both engines up, then runs
+them interleaved (kiln, ort, ort, kiln, ...) so that both see the same load on a shared
+machine, and reports the median of `--runs` per engine and their ratio. Both are held to the
+same thread count: numpy's BLAS through threadpoolctl, onnxruntime through
+`intra_op_num_threads` (graph optimizations at onnxruntime's default, as deployed). The
+cosine similarity of the outputs shows that the interpreter computed the same thing.
+
+Memory: peak resident set size (`ru_maxrss`) of a fresh subprocess per engine and model that
+loads the model (kiln: the imported module read back from its file, as `model_runner` does;
+onnxruntime: an InferenceSession) and runs it `--mem-runs` times. `base` is the RSS after the
+imports, before the model. tracemalloc would not do: it sees only allocations made through
+Python's allocator hooks, not OpenBLAS's per-thread packing buffers nor onnxruntime's arena.
+
+Every subprocess runs without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE: some machines set them for
+old OpenBLAS builds, and they slow down the OpenBLAS a current numpy ships. The BLAS each
+subprocess really used (threadpoolctl.threadpool_info()) is printed with the table. Needs
+threadpoolctl (`pip install threadpoolctl`). Nothing here asserts: it measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .realmodels import ModelUnavailable, light_model, real_model
+
+# name: (path getter, input shape to import and run with; None = the model's own)
+MODELS: dict[str, tuple[Callable[[], Path], tuple[int, ...] | None]] = {
+    "yolov8n": (lambda: real_model("yolov8n"), (1, 3, 320, 320)),
+    "resnet50": (lambda: light_model("resnet50"), None),
+    "ppocr_det": (lambda: real_model("ppocr_det"), (1, 3, 320, 320)),
+    "ppocr_cls": (lambda: real_model("ppocr_cls"), (1, 3, 48, 192)),
+}
+BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def _limit_threads(threads: int) -> list[dict]:
+    """Hold numpy's BLAS to `threads`; returns threadpoolctl's view of the BLAS libraries."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    threadpool_limits(limits=threads, user_api="blas")
+    return [{k: v for k, v in info.items() if k != "filepath"}
+            for info in threadpool_info() if info.get("user_api") == "blas"]
+
+
+def _ort_session(path: Path, threads: int):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _import(name: str):
+    from ..frontend.onnx.importer import ImportOptions, import_onnx
+
+    getter, shape = MODELS[name]
+    options = ImportOptions(input_shapes=None if shape is None else [list(shape)])
+    return import_onnx(getter(), options)
+
+
+# -- subprocess: time both engines side by side ------------------------------------------------
+def _child_time(name: str, threads: int, runs: int, warmup: int) -> dict:
+    blas = _limit_threads(threads)
+    import numpy as np
+
+    from ..compiler.interpreter import input_names, random_inputs, run_function
+    from ..compiler.similarity import cosine_similarity
+
+    module = _import(name)
+    func = module.main
+    inputs = random_inputs(func, seed=0)
+    session = _ort_session(MODELS[name][0](), threads)
+    feeds = {spec.name: inputs[n] for spec, n in zip(session.get_inputs(), input_names(func))}
+
+    def kiln() -> list:
+        return list(run_function(func, inputs, weights=module.weights)[0].values())
+
+    def ort() -> list:
+        return session.run(None, feeds)
+
+    for _ in range(warmup):
+        kiln()
+        ort()
+    times: dict[str, list[float]] = {"kiln": [], "ort": []}
+    engines = {"kiln": kiln, "ort": ort}
+    for i in range(runs):
+        for engine in (("kiln", "ort") if i % 2 == 0 else ("ort", "kiln")):
+            start = time.perf_counter()
+            engines[engine]()
+            times[engine].append(time.perf_counter() - start)
+    cosine = min(cosine_similarity(np.asarray(a), np.asarray(b))
+                 for a, b in zip(ort(), kiln()))
+    kiln_ms = 1000 * statistics.median(times["kiln"])
+    ort_ms = 1000 * statistics.median(times["ort"])
+    return {"kiln_ms": kiln_ms, "ort_ms": ort_ms, "ratio": kiln_ms / ort_ms, "cosine": cosine,
+            "blas": blas}
+
+
+# -- subprocess: peak memory of one engine -----------------------------------------------------
+def _rss_kb() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _child_memory(engine: str, name: str, threads: int, runs: int, module_file: str) -> dict:
+    import resource
+
+    _limit_threads(threads)
+    import numpy as np
+
+    if engine == "kiln":
+        from ..compiler.interpreter import random_inputs, run_function
+        from ..compiler.module_io import read_module
+        from ..dialects import top  # noqa: F401  (registers the ops the parser needs)
+
+        base = _rss_kb()
+        module = read_module(module_file)
+        inputs = random_inputs(module.main, seed=0)
+        for _ in range(runs):
+            run_function(module.main, inputs, weights=module.weights)
+    else:
+        import onnxruntime  # noqa: F401
+
+        base = _rss_kb()
+        session = _ort_session(MODELS[name][0](), threads)
+        shape = MODELS[name][1]
+        rng = np.random.default_rng(0)
+        feeds = {}
+        for spec in session.get_inputs():
+            dims = shape or tuple(d if isinstance(d, int) else 1 for d in spec.shape)
+            feeds[spec.name] = rng.standard_normal(dims).astype(np.float32)
+        for _ in range(runs):
+            session.run(None, feeds)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return {"base_mb": base / 1024, "peak_mb": peak / 1024}
+
+
+# -- parent ------------------------------------------------------------------------------------
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    for key in BLAS_ENV:
+        env.pop(key, None)
+    return env
+
+
+def _run_child(args: list[str]) -> dict:
+    cmd = [sys.executable, "-m", "kiln.bench.interpreter", *args]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=_child_env())
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1:] or ["(no message)"]
+        return {"error": tail[0]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _prepare(name: str, workdir: Path) -> str:
+    """Import `name` and write it as a module file for the memory subprocess."""
+    from ..compiler.module_io import write_module
+
+    path = workdir / f"{name}.mlir"
+    write_module(_import(name), path)
+    return str(path)
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--runs", type=int, default=20, help="timed runs per engine")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--mem-runs", type=int, default=2)
+    parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.child:  # internal: one measurement, printed as a JSON line
+        kind, *rest = args.child
+        if kind == "time":
+            name, threads = rest[0], int(rest[1])
+            out = _child_time(name, threads, args.runs, args.warmup)
+        else:
+            engine, name, threads, module_file = rest[0], rest[1], int(rest[2]), rest[3]
+            out = _child_memory(engine, name, threads, args.mem_runs, module_file)
+        print(json.dumps(out))
+        return 0
+
+    names = [n for n in args.models.split(",") if n]
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    unset = [k for k in BLAS_ENV if k in os.environ]
+    print(f"unset in the benchmark's subprocesses: {', '.join(unset) or 'none (not set)'}")
+    rows, blas_seen = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            try:
+                module_file = None if args.no_memory else _prepare(name, Path(tmp))
+            except (ModelUnavailable, Exception) as e:  # an import failure is a table row
+                rows.append((name, None, {"error": f"{type(e).__name__}: {e}".splitlines()[0]},
+                             {}, {}))
+                continue
+            for threads in thread_counts:
+                timing = _run_child(["--runs", str(args.runs), "--warmup", str(args.warmup),
+                                     "--child", "time", name, str(threads)])
+                for lib in timing.pop("blas", []):
+                    blas_seen[threads] = lib
+                mem = {}
+                if module_file is not None:
+                    for engine in ("kiln", "ort"):
+                        mem[engine] = _run_child(["--mem-runs", str(args.mem_runs), "--child",
+                                                  "memory", engine, name, str(threads),
+                                                  module_file])
+                rows.append((name, threads, timing, mem.get("kiln", {}), mem.get("ort", {})))
+    _print_table(rows, args.runs)
+    for threads, lib in sorted(blas_seen.items()):
+        print(f"BLAS ({threads} thread(s)): " + ", ".join(f"{k}={v}" for k, v in lib.items()))
+    return 0
+
+
+def _print_table(rows: list, runs: int) -> None:
+    head = (f"{'model':10} {'thr':>3} {'kiln ms':>9} {'ort ms':>8} {'ratio':>6} {'cosine':>9} "
+            f"{'kiln MB':>8} {'ort MB':>7} {'base k/o':>9}")
+    print(f"median of {runs} interleaved runs; MB = peak RSS of a fresh process "
+          "(base = after imports)")
+    print(head)
+    print("-" * len(head))
+    for name, threads, t, mk, mo in rows:
+        if "error" in t:
+            print(f"{name:10} {_fmt(threads, 'd') if threads else '-':>3} {t['error']}")
+            continue
+        base = (f"{_fmt(mk.get('base_mb'), '.0f')}/{_fmt(mo.get('base_mb'), '.0f')}")
+        print(f"{name:10} {threads:>3} {t['kiln_ms']:9.1f} {t['ort_ms']:8.1f} {t['ratio']:6.2f} "
+              f"{t['cosine']:9.6f} {_fmt(mk.get('peak_mb'), '8.0f')} "
+              f"{_fmt(mo.get('peak_mb'), '7.0f')} {base:>9}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
