@@ -17,8 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import UserError
 
-class InputFileError(Exception):
+
+class InputFileError(UserError):
     """A file the user gave cannot be read; the message names it and says why."""
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from .fileio import atomic_write_text
 from .ir import Module
 from .pass_manager import Instrument, NumericMismatch, Pass
+from .similarity import cosine_similarity
 from .text.printer import print_module
 
 
@@ -76,17 +77,6 @@ class DumpDir(Instrument):
 Evaluate = Callable[[Module, dict], dict]
 
 
-def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    a = a.astype(np.float64).ravel()
-    b = b.astype(np.float64).ravel()
-    na, nb = np.linalg.norm(a), np.linalg.norm(b)
-    if na == 0 and nb == 0:
-        return 1.0
-    if na == 0 or nb == 0:
-        return 0.0
-    return float(np.dot(a, b) / (na * nb))
-
-
 class CheckEach(Instrument):
     """`--check-each[=inputs.npz]`: run the module on the same inputs before the pipeline and
     after every pass; a pass whose outputs move more than its `numeric_check` allows fails
@@ -118,7 +108,7 @@ class CheckEach(Instrument):
             raise NumericMismatch(f"output '{name}' changed shape {before.shape} -> "
                                   f"{after.shape}")
         if p.numeric_check == "cosine":
-            c = cosine(before, after)
+            c = cosine_similarity(before, after)
             if self.log:
                 self.log(f"check-each: {p.name}: '{name}' cosine {c:.6f}")
             if not c >= self.min_cosine:
@@ -134,4 +124,4 @@ class CheckEach(Instrument):
             i = np.unravel_index(int(np.argmax(np.where(bad, err, -1))), err.shape)
             raise NumericMismatch(f"output '{name}': {int(bad.sum())} of {err.size} values moved "
                                   f"more than rtol {self.rtol}; worst at {tuple(map(int, i))}: "
-                                  f"{b64[i]!r} -> {a64[i]!r}")
+                                  f"{float(b64[i]):.6g} -> {float(a64[i]):.6g}")

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import UserError
 from .ir import Function, Module, Operation, Value
 from .types import CalibratedType, NoneType, TensorType
 from .weights import WeightStore
 
 
-class InterpreterError(Exception):
+class InterpreterError(UserError):
     """Bad inputs, or a kernel that failed or disagreed with the IR; names the op."""
 
 

@@ -24,11 +24,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .attributes import DenseAttr, EnumAttr, SymbolRef, attr_kind
+from .errors import UserError
 from .ir import Operation, Value
 from .types import TensorType
 
 
-class VerifyError(Exception):
+class VerifyError(UserError):
     """A verifier failure; the message names the op, its loc and its line when known."""
 
 

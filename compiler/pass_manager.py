@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from .errors import UserError
 from .ir import Module
 
 
-class PassError(Exception):
+class PassError(UserError):
     """Raised by a pass that cannot do its job on this input (a user-facing message)."""
 
 
@@ -29,7 +30,7 @@ class NumericMismatch(PassError):
     """`--check-each` found that a pass changed what the module computes."""
 
 
-class PipelineError(Exception):
+class PipelineError(UserError):
     """A pipeline failed: the message names the pass and the passes that ran before it."""
 
 

@@ -15,6 +15,7 @@ PASSES: dict[str, str] = {
     "dce": "dce:DeadCodeElimination",
     "test-fail": "testing:TestFail",
     "test-break-ir": "testing:TestBreakIR",
+    "test-perturb": "testing:TestPerturb",
 }
 
 

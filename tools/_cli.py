@@ -11,15 +11,11 @@ import traceback
 from collections.abc import Callable
 from typing import NoReturn
 
-from ..compiler.fileio import InputFileError
-from ..compiler.opdef import VerifyError
-from ..compiler.pass_manager import PassError, PipelineError
+from ..compiler.errors import UserError
 from ..compiler.text.parser import ParseError
 
-USER_ERRORS = (ParseError, VerifyError, PipelineError, PassError, InputFileError)
 
-
-class UsageError(Exception):
+class UsageError(UserError):
     """Bad command-line input (a missing file, contradictory flags)."""
 
 
@@ -35,7 +31,7 @@ def run_tool(name: str, main: Callable[[list[str]], int], argv: list[str] | None
         return main(sys.argv[1:] if argv is None else argv)
     except SystemExit as e:  # argparse's --help
         return e.code if isinstance(e.code, int) else 0
-    except USER_ERRORS + (UsageError,) as e:
+    except UserError as e:
         print(f"{name}: error: {e}" if not isinstance(e, ParseError) else str(e),
               file=sys.stderr)
         return 2

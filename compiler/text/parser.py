@@ -18,6 +18,7 @@ import numpy as np
 from lark import Token, Transformer
 
 from ..attributes import DenseAttr, EnumAttr, SymbolRef
+from ..errors import UserError
 from ..ir import Function, Module, Operation, Value
 from ..types import (
     CalibratedType,
@@ -32,7 +33,7 @@ from ..types import (
 _GRAMMAR = Path(__file__).with_name("grammar.lark")
 
 
-class ParseError(Exception):
+class ParseError(UserError):
     """`file:line:col: error: message`, with the offending line and a caret when known."""
 
     def __init__(self, message: str, line: int | None = None, column: int | None = None,

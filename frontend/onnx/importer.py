@@ -30,13 +30,14 @@ import onnx
 from onnx import numpy_helper
 
 from ...compiler.attributes import DenseAttr, SymbolRef
+from ...compiler.errors import UserError
 from ...compiler.ir import Function, Module, Operation, Value
 from ...compiler.types import NoneType, TensorType, scalar_type_of
 from ...compiler.weights import WeightStore
 from .registry import load_builders
 
 
-class ImportFailure(Exception):
+class ImportFailure(UserError):
     """The model cannot be imported; the message names the model, node and problem."""
 
 
