@@ -10,11 +10,13 @@ same thread count: numpy's BLAS through threadpoolctl, onnxruntime through
 `intra_op_num_threads` (graph optimizations at onnxruntime's default, as deployed). The
 cosine similarity of the outputs shows that the interpreter computed the same thing.
 
-Memory: peak resident set size (`ru_maxrss`) of a fresh subprocess per engine and model that
-loads the model (kiln: the imported module read back from its file, as `model_runner` does;
-onnxruntime: an InferenceSession) and runs it `--mem-runs` times. `base` is the RSS after the
-imports, before the model. tracemalloc would not do: it sees only allocations made through
-Python's allocator hooks, not OpenBLAS's per-thread packing buffers nor onnxruntime's arena.
+Memory: peak resident set size of a fresh subprocess per engine and model that loads the
+model (kiln: the imported module read back from its file, as `model_runner` does; onnxruntime:
+an InferenceSession) and runs it `--mem-runs` times. `base` is the RSS after the imports,
+before the model. The peak is VmHWM, the counter `ru_maxrss` reads, minus what `ru_maxrss`
+carries over from the parent across fork+exec. tracemalloc would not do: it sees only
+allocations made through Python's allocator hooks, not OpenBLAS's per-thread packing buffers
+nor onnxruntime's arena.
 
 Every subprocess runs without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE: some machines set them for
 old OpenBLAS builds, and they slow down the OpenBLAS a current numpy ships. The BLAS each
@@ -64,6 +66,9 @@ def _ort_session(path: Path, threads: int):
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # Idle workers must not spin: between its runs they would take the core from the other
+    # engine (and, on a shared machine, from onnxruntime's own next run).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -114,17 +119,29 @@ def _child_time(name: str, threads: int, runs: int, warmup: int) -> dict:
 
 
 # -- subprocess: peak memory of one engine -----------------------------------------------------
-def _rss_kb() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+def _status_kb(field: str) -> int | None:
+    """A `/proc/self/status` field in KiB (Linux), None where there is no /proc."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _peak_rss_kb() -> int:
+    """Peak RSS of this process's own address space. `ru_maxrss` is the same kernel counter
+    but also keeps the peak of the address space before `exec`, i.e. of the forked parent,
+    so a fresh subprocess of a big parent would report the parent's size; VmHWM does not."""
+    import resource
+
+    hwm = _status_kb("VmHWM")
+    return hwm if hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def _child_memory(engine: str, name: str, threads: int, runs: int, module_file: str) -> dict:
-    import resource
-
     _limit_threads(threads)
     import numpy as np
 
@@ -133,7 +150,7 @@ def _child_memory(engine: str, name: str, threads: int, runs: int, module_file: 
         from ..compiler.module_io import read_module
         from ..dialects import top  # noqa: F401  (registers the ops the parser needs)
 
-        base = _rss_kb()
+        base = _status_kb("VmRSS") or 0
         module = read_module(module_file)
         inputs = random_inputs(module.main, seed=0)
         for _ in range(runs):
@@ -141,7 +158,7 @@ def _child_memory(engine: str, name: str, threads: int, runs: int, module_file: 
     else:
         import onnxruntime  # noqa: F401
 
-        base = _rss_kb()
+        base = _status_kb("VmRSS") or 0
         session = _ort_session(MODELS[name][0](), threads)
         shape = MODELS[name][1]
         rng = np.random.default_rng(0)
@@ -151,8 +168,7 @@ def _child_memory(engine: str, name: str, threads: int, runs: int, module_file: 
             feeds[spec.name] = rng.standard_normal(dims).astype(np.float32)
         for _ in range(runs):
             session.run(None, feeds)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    return {"base_mb": base / 1024, "peak_mb": peak / 1024}
+    return {"base_mb": base / 1024, "peak_mb": _peak_rss_kb() / 1024}
 
 
 # -- parent ------------------------------------------------------------------------------------

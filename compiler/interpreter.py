@@ -115,23 +115,65 @@ def _check_inputs(func: Function, inputs: Mapping[str, np.ndarray]) -> list[np.n
     return arrays
 
 
-def _last_uses(func: Function) -> dict[int, list[int]]:
-    """For each op index, the ids of values whose last use is that op."""
+@dataclass
+class _Step:
+    """One op of the plan: what to feed it, what to check, what to drop after it."""
+
+    op: Operation
+    operands: tuple[int, ...]        # env keys of the operands
+    results: tuple[tuple, ...]       # per result: (env key, value, shape or None, dtype or None)
+    frees: tuple[int, ...]           # env keys whose last use is this op (or never used)
+
+
+def _expected(value: Value) -> tuple[tuple[int, ...] | None, np.dtype | None]:
+    """(shape with -1 for dynamic dims, dtype) a result must have; (None, None) for none."""
+    t = value.type
+    if isinstance(t, TensorType):
+        return tuple(t.shape), expected_dtype(t)
+    return None, None
+
+
+def _plan(func: Function) -> tuple[list[_Step], Operation | None]:
+    """The ops before the return, each with its operand keys, the checks of its results and
+    the values to drop after it, so that the run loop does no analysis of its own."""
+    ret = func.return_op
+    ops = [op for op in func.body if op is not ret]
     last: dict[int, int] = {}
-    owners: dict[int, Value] = {}
-    ops = list(func.body)
     for index, op in enumerate(ops):
         for v in op._operands:
             last[id(v)] = index
-            owners[id(v)] = v
-    out: dict[int, list[int]] = {}
+    returned = set() if ret is None else {id(v) for v in ret._operands}
+    frees: list[list[int]] = [[] for _ in ops]
     for vid, index in last.items():
-        out.setdefault(index, []).append(vid)
-    return out
+        if vid not in returned:
+            frees[index].append(vid)
+    steps = []
+    for index, op in enumerate(ops):
+        results = []
+        for value in op.results:
+            vid = id(value)
+            if vid not in last and vid not in returned:
+                frees[index].append(vid)  # never used: drop it as soon as it is reported
+            results.append((vid, value, *_expected(value)))
+        steps.append(_Step(op, tuple(id(v) for v in op._operands), tuple(results),
+                           tuple(frees[index])))
+    return steps, ret
 
 
 def _fail(op: Operation, message: str) -> InterpreterError:
     return InterpreterError(f"{op.describe()}: {message}")
+
+
+def _evaluate(op: Operation, ctx: EvalContext, args: list) -> list:
+    try:
+        return op.evaluate(ctx, args)
+    except InterpreterError:
+        raise
+    except NotImplementedError as e:
+        raise _fail(op, str(e)) from None
+    except (ValueError, TypeError, IndexError, KeyError, ZeroDivisionError,
+            FloatingPointError, MemoryError) as e:
+        raise _fail(op, f"kernel failed: {type(e).__name__}: {e}") from e
 
 
 def run_function(func: Function, inputs: Mapping[str, np.ndarray], *,
@@ -139,7 +181,10 @@ def run_function(func: Function, inputs: Mapping[str, np.ndarray], *,
                  on_tensor: Callable[[str, np.ndarray], None] | None = None
                  ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Run `func`. Returns (outputs by name, every named tensor by loc if `keep_all`).
-    `on_tensor(loc, array)` is called for each op result as it is computed."""
+    `on_tensor(loc, array)` is called for each op result as it is computed.
+
+    Without `keep_all`, an array is dropped as soon as the last op that reads it has run
+    (results nothing reads, right after `on_tensor`), so memory stays at the live set."""
     ctx = EvalContext(weights)
     env: dict[int, np.ndarray | None] = {}
     for arg, array in zip(func.arguments, _check_inputs(func, inputs)):
@@ -147,50 +192,52 @@ def run_function(func: Function, inputs: Mapping[str, np.ndarray], *,
     kept: dict[str, np.ndarray] = {}
     if keep_all:
         kept.update(zip(input_names(func), (env[id(a)] for a in func.arguments)))
-    frees = _last_uses(func)
-    ret = func.return_op
-    for index, op in enumerate(func.body):
-        if op is ret:
-            break
-        args = [env[id(v)] for v in op._operands]
-        try:
-            results = op.evaluate(ctx, args)
-        except InterpreterError:
-            raise
-        except NotImplementedError as e:
-            raise _fail(op, str(e)) from None
-        except (ValueError, TypeError, IndexError, KeyError, ZeroDivisionError,
-                FloatingPointError, MemoryError) as e:
-            raise _fail(op, f"kernel failed: {type(e).__name__}: {e}") from e
-        for value, array in zip(op.results, results):
-            _check_result(op, value, array)
-            env[id(value)] = array
-            if op.loc is not None and array is not None:
+    steps, ret = _plan(func)
+    for step in steps:
+        op = step.op
+        results = _evaluate(op, ctx, [env[k] for k in step.operands])
+        if len(results) != len(step.results):
+            raise _fail(op, f"kernel returned {len(results)} result(s), the IR has "
+                            f"{len(step.results)}")
+        loc = op.loc
+        for (key, value, shape, dtype), array in zip(step.results, results):
+            if shape is not None:
+                _check_array(op, value, array, shape, dtype)
+            elif not isinstance(value.type, NoneType):
+                _check_other(op, value, array)
+            env[key] = array
+            if loc is not None and array is not None:
                 if keep_all:
-                    kept[op.loc] = array
+                    kept[loc] = array
                 if on_tensor is not None:
-                    on_tensor(op.loc, array)
-        for vid in frees.get(index, ()):
-            if not keep_all:
-                env.pop(vid, None)
+                    on_tensor(loc, array)
+        if not keep_all:
+            for key in step.frees:
+                env.pop(key, None)
     if ret is None:
         return {}, kept
     outputs = {name: env[id(v)] for name, v in zip(output_names(func), ret.operands)}
     return outputs, kept
 
 
-def _check_result(op: Operation, value: Value, array) -> None:
-    t = value.type
-    if isinstance(t, NoneType):
-        return
+def _check_array(op: Operation, value: Value, array, shape: tuple[int, ...],
+                 dtype: np.dtype) -> None:
+    """The result must be an ndarray of the IR's shape (-1 matches any size) and dtype."""
     if not isinstance(array, np.ndarray):
         raise _fail(op, f"kernel returned {type(array).__name__}, not an array")
-    if isinstance(t, TensorType):
-        if array.ndim != t.rank or any(d >= 0 and d != s for d, s in zip(t.shape, array.shape)):
-            raise _fail(op, f"kernel made shape {array.shape}, the IR says {t.shape}")
-        want = expected_dtype(t)
-        if array.dtype != want:
-            raise _fail(op, f"kernel made {array.dtype}, the IR says {t.scalar.name}")
+    got = array.shape
+    if got != shape and (len(got) != len(shape)
+                         or any(d >= 0 and d != s for d, s in zip(shape, got))):
+        raise _fail(op, f"kernel made shape {got}, the IR says {shape}")
+    if array.dtype != dtype:
+        raise _fail(op, f"kernel made {array.dtype}, the IR says {value.type.scalar.name}")
+
+
+def _check_other(op: Operation, value: Value, array) -> None:
+    """A result of a type the interpreter does not check further must still be an array."""
+    if not isinstance(array, np.ndarray):
+        raise _fail(op, f"kernel returned {type(array).__name__} for a "
+                        f"{type(value.type).__name__} result, not an array")
 
 
 def run_module(module: Module, inputs: Mapping[str, np.ndarray] | None = None, *,

@@ -46,9 +46,10 @@ def pattern(op_class: type[Operation] | None = None) -> Callable[[PatternFn], Pa
 class Rewriter:
     """Changes the IR and tells the driver what to look at again."""
 
-    def __init__(self) -> None:
+    def __init__(self, module: Module | None = None) -> None:
         self.worklist: list[Operation] = []
         self.changed = False
+        self.module = module  # patterns that read or make weights need it
 
     def _touch(self, op: Operation | None) -> None:
         if op is not None and op.parent is not None:
@@ -99,7 +100,8 @@ def apply_patterns_greedily(target: Module | Function, patterns: Iterable[Patter
     for p in patterns:
         (generic if p.op_class is None else by_class.setdefault(p.op_class, [])).append(p)
     functions = target.functions if isinstance(target, Module) else [target]
-    rewriter = Rewriter()
+    module = target if isinstance(target, Module) else target.parent
+    rewriter = Rewriter(module)
     for func in functions:
         rewriter.worklist.extend(reversed(list(func.body)))  # pop() visits them in order
     count = 0

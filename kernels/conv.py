@@ -8,13 +8,11 @@ Conventions shared by every function here (ONNX attribute semantics, already nor
 * ``auto_pad`` is not taken by the kernels: the importer resolves it with
   :func:`resolve_auto_pad` / :func:`resolve_conv_transpose_pads` first.
 
-``conv`` is im2col (a strided view of the padded input, copied once into a column matrix)
-followed by one batched BLAS matmul whose batch axes are ``(N, group)``, so grouped and
-depthwise convolutions need no Python loop. Stride-1 convolutions take each kernel tap as one
-shifted window of the flattened padded image (long contiguous copies; a few padded columns are
-computed and cropped); strided ones use a ``sliding_window_view``. ``conv_transpose`` is the
-adjoint: one batched matmul producing columns, then a col2im scatter-add with one vectorized
-add per kernel tap.
+``conv`` validates and picks one of the strategies of :mod:`kiln.kernels.conv_paths` (a
+matmul for 1x1 kernels, per-tap GEMMs on shifted views for stride-1 convolutions, im2col in
+cache-sized blocks for the rest, a matrix-vector product per channel for depthwise ones); none
+loops in Python over pixels or channels. ``conv_transpose`` is the adjoint: one batched matmul
+producing columns, then a col2im scatter-add with one vectorized add per kernel tap.
 """
 
 from __future__ import annotations
@@ -23,7 +21,8 @@ import itertools
 from collections.abc import Sequence
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided, sliding_window_view
+
+from . import conv_paths as paths
 
 __all__ = [
     "conv",
@@ -189,13 +188,6 @@ def resolve_conv_transpose_pads(
     return begin + end
 
 
-def _pad(x: np.ndarray, widths: list[tuple[int, int]]) -> np.ndarray:
-    """Zero-pad (cheaper than ``np.pad``); always returns a fresh C-contiguous array."""
-    out = np.zeros(tuple(n + a + b for n, (a, b) in zip(x.shape, widths)), dtype=x.dtype)
-    out[tuple(slice(a, a + n) for n, (a, _) in zip(x.shape, widths))] = x
-    return out
-
-
 def _check_common(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, out_ch: int) -> int:
     if x.ndim < 3:
         raise ValueError(f"x must be (N, C, *spatial) with >= 1 spatial dim, got {x.shape}")
@@ -229,7 +221,7 @@ def conv(
     dilations = _ints("dilations", dilations, nd, 1)
     pads = _ints("pads", pads, 2 * nd, 0)
     group = int(group)
-    n, c = x.shape[:2]
+    c = x.shape[1]
     m, cg = w.shape[:2]
     if group < 1 or c % group or m % group:
         raise ValueError(
@@ -243,65 +235,25 @@ def conv(
     )
     cdt, odt = _compute_dtype(x, w, b)
 
-    xp = x.astype(cdt, copy=False)
-    if all(st == 1 for st in strides):
-        cols, grid = _im2col_flat(xp, kernel, pads, dilations, out_sp, group)
+    x = x.astype(cdt, copy=False)
+    w = w.astype(cdt, copy=False)
+    b = None if b is None else b.astype(cdt, copy=False)
+    if cg == 1 and group == c:
+        y = paths.depthwise(x, w, b, strides, pads, dilations, out_sp)
+    elif all(k == 1 for k in kernel) and all(s == 1 for s in strides) and not any(pads):
+        y = paths.pointwise(x, w, b, group)
+    elif group == 1 and all(s == 1 for s in strides) and _prefer_shifted(c, m, out_sp):
+        y = paths.shifted(x, w, b, pads, dilations, out_sp)
     else:
-        cols, grid = _im2col_windows(xp, kernel, pads, dilations, strides, out_sp, group)
-    wm = w.astype(cdt, copy=False).reshape(group, m // group, -1)  # (G, Mg, Cg*prod(K))
-    y = np.matmul(wm, cols).reshape((n, m) + grid)  # (N, G, Mg, prod(grid)) -> (N, M, *grid)
-    if grid != tuple(out_sp):
-        y = y[(slice(None), slice(None)) + tuple(slice(o) for o in out_sp)]
-    if b is not None:
-        y = y + b.astype(cdt, copy=False).reshape((m,) + (1,) * nd)
-    return np.ascontiguousarray(y, dtype=odt)
+        y = paths.tiled_im2col(x, w, b, strides, pads, dilations, group, out_sp)
+    return y.astype(odt, copy=False)
 
 
-def _im2col_windows(
-    x: np.ndarray, kernel: list[int], pads: list[int], dilations: list[int],
-    strides: list[int], out_sp: list[int], group: int,
-) -> tuple[np.ndarray, tuple[int, ...]]:
-    """General im2col: ``(N, G, Cg*prod(K), prod(O))`` from a strided window view; grid ``O``."""
-    nd = len(kernel)
-    n, c = x.shape[:2]
-    if any(pads):
-        x = _pad(x, [(0, 0), (0, 0)] + [(pads[i], pads[i + nd]) for i in range(nd)])
-    eff = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
-    win = sliding_window_view(x, eff, axis=tuple(range(2, 2 + nd)))  # (N, C, *Ofull, *eff)
-    win = win[(slice(None),) * 2 + tuple(slice(None, o * s, s) for o, s in zip(out_sp, strides))
-              + tuple(slice(None, None, d) for d in dilations)]  # (N, C, *O, *K)
-    # (N, G, Cg, *O, *K) -> (N, G, Cg, *K, *O) -> (N, G, Cg*prod(K), prod(O)): the one copy.
-    win = win.reshape((n, group, c // group) + win.shape[2:])
-    perm = (0, 1, 2) + tuple(range(3 + nd, 3 + 2 * nd)) + tuple(range(3, 3 + nd))
-    return win.transpose(perm).reshape(n, group, -1, int(np.prod(out_sp))), tuple(out_sp)
-
-
-def _im2col_flat(
-    x: np.ndarray, kernel: list[int], pads: list[int], dilations: list[int],
-    out_sp: list[int], group: int,
-) -> tuple[np.ndarray, tuple[int, ...]]:
-    """Stride-1 im2col over the flattened padded image (long contiguous copies).
-
-    Every kernel tap is one shifted 1-D window of the flattened padded input, so the columns
-    cover the grid ``(O1, P2, ..., Pnd)`` (``P`` = padded sizes); the caller crops the extra
-    ``P - O`` positions of the inner axes. One extra zero row keeps the last window in bounds.
-    """
-    nd = len(kernel)
-    n, c = x.shape[:2]
-    widths = [(0, 0), (0, 0)] + [(pads[i], pads[i + nd]) for i in range(nd)]
-    if nd > 1:
-        widths[2] = (pads[0], pads[nd] + 1)
-    x = _pad(x, widths) if any(map(any, widths)) else np.ascontiguousarray(x)
-    grid = (out_sp[0],) + tuple(x.shape[3:])
-    cg = c // group
-    view = as_strided(
-        x,
-        shape=(n, group, cg, *kernel, int(np.prod(grid))),
-        strides=(x.strides[0], x.strides[1] * cg, x.strides[1],
-                 *(d * st for d, st in zip(dilations, x.strides[2:])), x.strides[-1]),
-        writeable=False,
-    )
-    return view.reshape(n, group, cg * int(np.prod(kernel)), -1), grid
+def _prefer_shifted(c: int, m: int, out_sp: list[int]) -> bool:
+    """Per-tap GEMMs beat one GEMM on copied columns when copying the columns (``T * C``
+    rows) costs more than accumulating the taps (``T * M`` rows), and when the image is
+    big enough for BLAS to run well on ``C``-deep products."""
+    return m <= c and out_sp[0] * int(np.prod(out_sp[1:])) >= 1024
 
 
 def conv_transpose(

@@ -43,12 +43,12 @@ def _spatial_widths(pads: list[int], nd: int) -> list[tuple[int, int]]:
     return [(0, 0), (0, 0)] + [(pads[i], pads[i + nd]) for i in range(nd)]
 
 
-def _add_bias(dst: np.ndarray, src: np.ndarray, b: np.ndarray | None) -> None:
-    """``dst[...] = src + b`` (bias along axis 1 of ``(N, M, ...)`` or axis 0 of ``(M, ...)``)."""
-    if b is None:
+def _add_bias(dst: np.ndarray, src: np.ndarray, bias: np.ndarray | None) -> None:
+    """``dst[...] = src + bias`` in one pass (``bias`` already shaped to broadcast)."""
+    if bias is None:
         np.copyto(dst, src)
     else:
-        np.add(src, b.reshape((-1,) + (1,) * (dst.ndim - 1 - (dst.ndim > src.ndim))), out=dst)
+        np.add(src, bias, out=dst)
 
 
 def pointwise(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, group: int) -> np.ndarray:
@@ -102,12 +102,7 @@ def shifted(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, pads: list[int],
                 np.matmul(wt[k], xf[i, :, off + lo:off + hi], out=t if k else a)
                 if k:
                     a += t
-            block = a.reshape((m, r1 - r0) + padded[1:])[crop]
-            dst = y[i, :, r0:r1]
-            if bias is None:
-                np.copyto(dst, block)
-            else:
-                np.add(block, bias, out=dst)
+            _add_bias(y[i, :, r0:r1], a.reshape((m, r1 - r0) + padded[1:])[crop], bias)
     return y
 
 

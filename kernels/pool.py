@@ -3,8 +3,10 @@
 Layout ``(N, C, *spatial)`` with any number of spatial dims. ``kernel_shape``, ``strides`` and
 ``dilations`` have one entry per spatial dim; ``pads`` is ONNX order
 ``[x1_begin, x2_begin, ..., x1_end, x2_end]``; resolve ``auto_pad`` beforehand (for example with
-``kiln.kernels.conv.resolve_auto_pad``). Every kernel is a strided window view of the padded
-input reduced over its window axes: no Python loop over pixels or channels.
+``kiln.kernels.conv.resolve_auto_pad``). Window pools are separable: the padded input is
+reduced one spatial axis at a time, ``k - 1`` whole-array ``maximum``/``add`` calls per axis on
+shifted strided views (far faster than reducing a window view over its tiny window axes); no
+Python loop over pixels or channels.
 
 ``ceil_mode`` follows onnxruntime/PyTorch: the output size is rounded up, but a last window
 that would *start* beyond the begin-padded input (``(out - 1) * s >= in + pad_begin``) is
@@ -16,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = ["avg_pool", "global_avg_pool", "global_max_pool", "max_pool", "pool_output_shape"]
 
@@ -67,33 +68,56 @@ def pool_output_shape(
     return out
 
 
-def _windows(
-    x: np.ndarray,
-    kernel_shape: Sequence[int],
-    strides: Sequence[int],
-    pads: Sequence[int],
-    dilations: Sequence[int] | None,
-    ceil_mode: bool,
-    fill: float,
-) -> tuple[np.ndarray, list[int], list[int]]:
-    """Window view ``(N, C, *O, *K)`` of ``x`` padded with ``fill``; also ``O`` and dilations."""
+def _geometry(x: np.ndarray, kernel_shape: Sequence[int], strides: Sequence[int],
+              pads: Sequence[int], dilations: Sequence[int] | None,
+              ceil_mode: bool) -> tuple[list[int], list[int]]:
+    """The output spatial shape and the dilations (ones when not given)."""
     if x.ndim < 3:
         raise ValueError(f"x must be (N, C, *spatial) with >= 1 spatial dim, got {x.shape}")
     nd = x.ndim - 2
     dil = [1] * nd if dilations is None else _ints("dilations", dilations, nd, 1)
-    out = pool_output_shape(x.shape[2:], kernel_shape, strides, pads, dil, ceil_mode)
-    eff = [(k - 1) * d + 1 for k, d in zip(kernel_shape, dil)]
-    # Pad the end far enough for every window (ceil_mode windows may run past the pads).
-    widths = [(0, 0), (0, 0)] + [
-        (pads[i], max(pads[i + nd], (out[i] - 1) * strides[i] + eff[i] - x.shape[2 + i] - pads[i]))
-        for i in range(nd)
-    ]
-    xp = np.pad(x, widths, constant_values=fill) if any(map(any, widths)) else x
-    win = sliding_window_view(xp, eff, axis=tuple(range(2, 2 + nd)))
-    win = win[(slice(None),) * 2
-              + tuple(slice(None, o * s, s) for o, s in zip(out, strides))
-              + tuple(slice(None, None, d) for d in dil)]
-    return win, out, dil
+    return pool_output_shape(x.shape[2:], kernel_shape, strides, pads, dil, bool(ceil_mode)), dil
+
+
+def _padded(x: np.ndarray, out: list[int], kernel_shape: Sequence[int], strides: Sequence[int],
+            pads: Sequence[int], dil: list[int], fill: float) -> np.ndarray:
+    """``x`` padded with ``fill``, the end far enough for every window (ceil_mode windows may
+    run past the pads); ``x`` itself when nothing is padded."""
+    nd = x.ndim - 2
+    widths = [(int(pads[i]), max(int(pads[i + nd]), (out[i] - 1) * int(strides[i])
+                                 + (int(kernel_shape[i]) - 1) * dil[i] + 1
+                                 - x.shape[2 + i] - int(pads[i])))
+              for i in range(nd)]
+    if not any(map(any, widths)):
+        return x
+    shape = x.shape[:2] + tuple(n + a + b for n, (a, b) in zip(x.shape[2:], widths))
+    xp = np.full(shape, fill, dtype=x.dtype)
+    xp[(slice(None),) * 2 + tuple(slice(a, a + n) for n, (a, _) in zip(x.shape[2:], widths))] = x
+    return xp
+
+
+def _separable(x: np.ndarray, ufunc: np.ufunc, out: list[int], kernel_shape: Sequence[int],
+               strides: Sequence[int], dil: list[int]) -> np.ndarray:
+    """Reduce the windows with ``ufunc`` one spatial axis at a time (a box max or sum is the
+    max or sum along each axis in turn): ``k - 1`` whole-array ufunc calls per axis on strided
+    views, instead of a reduction over tiny window axes. Returns a fresh array."""
+    nd = x.ndim - 2
+    cur, fresh = x, False
+    for i in reversed(range(nd)):  # the innermost axis first: shifted views stay contiguous
+        axis, k, s, d, o = 2 + i, int(kernel_shape[i]), int(strides[i]), dil[i], out[i]
+
+        def tap(t: int, src: np.ndarray = cur, axis: int = axis, s: int = s, d: int = d,
+                o: int = o) -> np.ndarray:
+            return src[(slice(None),) * axis + (slice(t * d, t * d + (o - 1) * s + 1, s),)]
+
+        if k == 1:
+            cur = tap(0)
+        else:
+            nxt = ufunc(tap(0), tap(1))
+            for t in range(2, k):
+                ufunc(nxt, tap(t), out=nxt)
+            cur, fresh = nxt, True
+    return np.ascontiguousarray(cur) if fresh else cur.copy()
 
 
 def max_pool(
@@ -117,9 +141,9 @@ def max_pool(
         fill = int(np.iinfo(x.dtype).min)
     else:
         raise TypeError(f"max_pool takes float or integer arrays, got {x.dtype}")
-    nd = x.ndim - 2
-    win, _, _ = _windows(x, kernel_shape, strides, pads, dilations, bool(ceil_mode), fill)
-    return np.ascontiguousarray(win.max(axis=tuple(range(2 + nd, 2 + 2 * nd))))
+    out, dil = _geometry(x, kernel_shape, strides, pads, dilations, ceil_mode)
+    xp = _padded(x, out, kernel_shape, strides, pads, dil, fill)
+    return _separable(xp, np.maximum, out, kernel_shape, strides, dil)
 
 
 def _axis_counts(
@@ -152,10 +176,9 @@ def avg_pool(
         raise TypeError(f"avg_pool takes floating-point arrays, got {x.dtype}")
     cdt = np.float64 if x.dtype == np.float64 else np.float32
     nd = x.ndim - 2
-    win, out, dil = _windows(
-        x.astype(cdt, copy=False), kernel_shape, strides, pads, dilations, bool(ceil_mode), 0
-    )
-    total = win.sum(axis=tuple(range(2 + nd, 2 + 2 * nd)))
+    out, dil = _geometry(x, kernel_shape, strides, pads, dilations, ceil_mode)
+    xp = _padded(x.astype(cdt, copy=False), out, kernel_shape, strides, pads, dil, 0)
+    total = _separable(xp, np.add, out, kernel_shape, strides, dil)
     count = np.ones((), dtype=np.int64)
     for i in range(nd):
         ci = _axis_counts(x.shape[2 + i], int(pads[i]), int(pads[i + nd]), out[i],

@@ -6,6 +6,8 @@ from __future__ import annotations
 PIPELINES: dict[str, str] = {
     # The cleanup every tool runs after building or changing IR.
     "cleanup": "canonicalize",
+    # model_transform: the float model as the device will see it, before quantization.
+    "transform": "fold-constants,fuse-ops,canonicalize",
 }
 
 

@@ -13,6 +13,8 @@ PASSES: dict[str, str] = {
     "canonicalize": "canonicalize:Canonicalize",
     "cse": "cse:CommonSubexpressionElimination",
     "dce": "dce:DeadCodeElimination",
+    "fold-constants": "fold_constants:FoldConstants",
+    "fuse-ops": "fuse_ops:FuseOps",
     "test-fail": "testing:TestFail",
     "test-break-ir": "testing:TestBreakIR",
     "test-perturb": "testing:TestPerturb",

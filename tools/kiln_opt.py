@@ -68,15 +68,24 @@ def _chunks(text: str, split: bool) -> list[tuple[str, int]]:
 
 def _check_each_instrument(arg: str) -> CheckEach:
     from ..compiler.fileio import load_npz
+    from ..compiler.interpreter import random_inputs, run_function
 
-    try:
-        from ..compiler.interpreter import run_module  # built by the interpreter issue
-    except ImportError:
-        raise UsageError("--check-each needs the reference interpreter "
-                         "(kiln.compiler.interpreter), which this build does not have") from None
     inputs = load_npz(arg) if arg else None
-    return CheckEach(lambda module, feeds: run_module(module, feeds, seed=0), inputs,
-                     log=lambda line: print(line, file=sys.stderr))
+
+    def evaluate(module, feeds):
+        """Every function's outputs, keyed `@func:output` when there are several functions;
+        the given inputs feed the entry function, the others run on random inputs."""
+        out = {}
+        for func in module.functions:
+            given = feeds if feeds is not None and (len(module.functions) == 1
+                                                    or func.name == "main") else None
+            results, _ = run_function(func, given if given is not None else
+                                      random_inputs(func, seed=0), weights=module.weights)
+            prefix = f"@{func.name}:" if len(module.functions) > 1 else ""
+            out.update({prefix + k: v for k, v in results.items()})
+        return out
+
+    return CheckEach(evaluate, inputs, log=lambda line: print(line, file=sys.stderr))
 
 
 def main(argv: list[str]) -> int:

@@ -1,0 +1,1 @@
+"""Pattern sets of the `fuse-ops` pass, one module per kind of fusion."""
