@@ -10,10 +10,11 @@ traffic it can:
 * :func:`shifted` -- stride 1, one group: one GEMM per kernel tap on a shifted 1-D window of
   the flattened padded image, accumulated; the windows are strided views that BLAS reads in
   place, so no column matrix is built. The padded columns this computes are dropped when the
-  bias is added. Work is split into blocks of output rows that stay in the L2 cache.
+  bias is added. Work is split into blocks of output rows that stay in the L2 cache. Best
+  when the input has many more channels than the output, or few channels on a big image.
 * :func:`tiled_im2col` -- everything else with more than one input channel per group (strided,
-  dilated, grouped): the column matrix of one block of output rows at a time (sized to stay
-  in the L2 cache), with a row of ones so the bias comes out of the same GEMM, which writes
+  dilated, grouped): the column matrix of one block of output rows at a time (a few MiB, so
+  it stays in cache), with a row of ones so the bias comes out of the same GEMM, which writes
   straight into the output.
 * :func:`depthwise` -- one input channel per group: the columns of the whole image, then one
   matrix-vector product per channel (blocking would multiply the number of BLAS calls).
@@ -27,9 +28,12 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
-__all__ = ["L2_BUDGET", "depthwise", "pointwise", "shifted", "tiled_im2col"]
+__all__ = ["BLOCK_BYTES", "depthwise", "pointwise", "shifted", "tiled_im2col"]
 
-L2_BUDGET = 1 << 20  # bytes of per-block working set, about half of a 2 MiB L2 cache
+# Bytes of working set per block of output rows: accumulators and windows of `shifted` (they
+# should stay in a 2 MiB L2), columns of `tiled_im2col` (bigger: BLAS wants long products).
+# Measured on YOLOv8n / ResNet-50 shapes; results do not depend on them.
+BLOCK_BYTES = {"shifted": 1 << 20, "im2col": 4 << 20}
 
 
 def _pad(x: np.ndarray, widths: list[tuple[int, int]]) -> np.ndarray:
@@ -65,8 +69,8 @@ def pointwise(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, group: int) ->
     return y
 
 
-def _row_block(rows: int, bytes_per_row: int) -> int:
-    return max(1, min(rows, L2_BUDGET // max(bytes_per_row, 1)))
+def _row_block(rows: int, bytes_per_row: int, kind: str) -> int:
+    return max(1, min(rows, BLOCK_BYTES[kind] // max(bytes_per_row, 1)))
 
 
 def shifted(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, pads: list[int],
@@ -87,7 +91,7 @@ def shifted(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, pads: list[int],
     offsets = [sum(k * d * r for k, d, r in zip(tap, dilations, row_strides))
                for tap in itertools.product(*(range(k) for k in kernel))]
     wt = np.ascontiguousarray(w.reshape(m, c, -1).transpose(2, 0, 1))  # (T, M, C)
-    rb = _row_block(out_sp[0], (c + 2 * m) * inner * x.itemsize)
+    rb = _row_block(out_sp[0], (c + 2 * m) * inner * x.itemsize, "shifted")
     acc = np.empty((m, rb * inner), dtype=x.dtype)
     tmp = np.empty_like(acc)
     y = np.empty((n, m) + tuple(out_sp), dtype=x.dtype)
@@ -124,7 +128,7 @@ def tiled_im2col(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, strides: li
     wm = w.reshape(group, mg, cg * ntap)
     if b is not None:
         wm = np.concatenate([wm, b.reshape(group, mg, 1)], axis=2)
-    rb = _row_block(out_sp[0], c * ntap * inner * x.itemsize)
+    rb = _row_block(out_sp[0], c * ntap * inner * x.itemsize, "im2col")
     cols = np.empty((group, k_dim, rb * inner), dtype=x.dtype)
     if b is not None:
         cols[:, -1] = 1

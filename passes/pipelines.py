@@ -16,4 +16,4 @@ def expand_named(text: str) -> str:
     from ..compiler.pass_manager import _split_top
 
     parts = [p.strip() for p in _split_top(text, ",")]
-    return ",".join(PIPELINES.get(p, p) for p in parts if p)
+    return ",".join(PIPELINES.get(p, p) for p in parts)

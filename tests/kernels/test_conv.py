@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+from kiln.kernels import conv_paths
 from kiln.kernels.conv import (
     conv,
     conv_output_shape,
@@ -122,6 +123,87 @@ def test_resolve_auto_pad_notset_passes_pads_through():
     assert resolve_auto_pad("", [5, 5], [3, 3], [1, 1], [1, 1]) == [0, 0, 0, 0]
     assert resolve_auto_pad("SAME_UPPER", [5], [2], [1], [1]) == [0, 1]
     assert resolve_auto_pad("SAME_LOWER", [5], [2], [1], [1]) == [1, 0]
+
+
+# --- the strategies of kernels.conv_paths, each against onnxruntime ---------------------------
+# (xshape, wshape, strides, pads, dilations, group): big enough for several row blocks.
+_PATH_CASES = {
+    "3x3": ((2, 6, 13, 12), (5, 6, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),
+    "asym-dil": ((1, 4, 12, 11), (7, 4, 3, 2), (1, 1), (2, 0, 1, 3), (2, 3), 1),
+    "5x5-nopad": ((1, 3, 14, 9), (4, 3, 5, 5), (1, 1), (0, 0, 0, 0), (1, 1), 1),
+    "1d": ((2, 5, 30), (3, 5, 4), (1,), (2, 1), (2,), 1),
+    "3d": ((1, 3, 6, 7, 5), (4, 3, 3, 2, 3), (1, 1, 1), (1, 0, 1, 1, 1, 0), (1, 2, 1), 1),
+    "s2": ((2, 6, 13, 12), (5, 6, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1),
+    "s2x3-grouped": ((1, 8, 15, 16), (6, 4, 3, 3), (2, 3), (0, 1, 2, 1), (1, 2), 2),
+    "3d-s2": ((1, 4, 7, 6, 8), (2, 4, 2, 3, 3), (2, 1, 2), (1, 1, 0, 0, 1, 1), (1, 1, 1), 1),
+}
+_PATHS = {
+    "shifted": lambda x, w, b, a: conv_paths.shifted(x, w, b, a["pads"], a["dilations"], a["o"]),
+    "tiled_im2col": lambda x, w, b, a: conv_paths.tiled_im2col(
+        x, w, b, a["strides"], a["pads"], a["dilations"], a["group"], a["o"]),
+}
+
+
+def _path_case(name, bias):
+    xshape, wshape, strides, pads, dilations, group = _PATH_CASES[name]
+    rng = np.random.default_rng(len(name))
+    x, w = _rand(rng, *xshape), _rand(rng, *wshape)
+    b = _rand(rng, wshape[0]) if bias else None
+    attrs = _conv_attrs(strides, pads, dilations, group)
+    (ref,) = run_node("Conv", [x, w, b], attrs)
+    return x, w, b, dict(attrs, o=list(ref.shape[2:])), ref
+
+
+def _applies(path: str, case: str) -> bool:
+    _, _, strides, _, _, group = _PATH_CASES[case]
+    return path != "shifted" or (set(strides) == {1} and group == 1)  # shifted: stride 1, G 1
+
+
+@pytest.mark.parametrize("block", ["one-row", "whole"])
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
+@pytest.mark.parametrize(("path", "case"),
+                         [(p, c) for p in _PATHS for c in _PATH_CASES if _applies(p, c)])
+def test_conv_paths(path, case, bias, block, monkeypatch):
+    if block == "one-row":  # every block is one output row: exercises the block loop
+        monkeypatch.setattr(conv_paths, "BLOCK_BYTES", {"shifted": 1, "im2col": 1})
+    x, w, b, attrs, ref = _path_case(case, bias)
+    x_before = x.copy()
+    got = _PATHS[path](x, w, b, attrs)
+    assert got.dtype == np.float32 and got.flags.c_contiguous
+    np.testing.assert_allclose(got, ref, **TOL)
+    np.testing.assert_array_equal(x, x_before)  # the input is never written
+
+
+@pytest.mark.parametrize(("xshape", "wshape", "group"), [
+    ((2, 6, 5, 7), (4, 6, 1, 1), 1),
+    ((1, 6, 4, 4), (9, 2, 1, 1), 3),
+    ((1, 4, 9), (2, 4, 1), 1),
+])
+def test_conv_pointwise_path(xshape, wshape, group):
+    rng = np.random.default_rng(group)
+    x, w, b = _rand(rng, *xshape), _rand(rng, *wshape), _rand(rng, wshape[0])
+    nd = len(xshape) - 2
+    attrs = _conv_attrs((1,) * nd, (0,) * (2 * nd), (1,) * nd, group)
+    (ref,) = run_node("Conv", [x, w, b], attrs)
+    np.testing.assert_allclose(conv_paths.pointwise(x, w, b, group), ref, **TOL)
+    np.testing.assert_allclose(conv(x, w, b, **attrs), ref, **TOL)
+
+
+@pytest.mark.parametrize(("c", "m", "hw", "path"), [
+    (12, 4, (9, 10), "shifted"), (8, 8, (40, 41), "shifted"), (8, 24, (6, 7), "tiled_im2col"),
+], ids=["c>=2m", "few-channels-big-image", "many-outputs"])
+def test_conv_dispatch_on_shapes(c, m, hw, path, monkeypatch):
+    """`conv` on shapes that pick each stride-1 strategy, from a non-contiguous input."""
+    used = []
+    real = getattr(conv_paths, path)
+    monkeypatch.setattr(conv_paths, path, lambda *a: used.append(path) or real(*a))
+    rng = np.random.default_rng(c + m)
+    x = _rand(rng, 1, hw[1], c, hw[0]).transpose(0, 2, 3, 1)  # a non-contiguous view
+    w, b = _rand(rng, m, c, 3, 3), _rand(rng, m)
+    attrs = _conv_attrs((1, 1), (1, 1, 1, 1), (1, 1), 1)
+    (ref,) = run_node("Conv", [np.ascontiguousarray(x), w, b], attrs)
+    np.testing.assert_allclose(conv(x, w, b, **attrs), ref, **TOL)
+    assert used == [path]
 
 
 # --- ConvTranspose --------------------------------------------------------------------------

@@ -140,3 +140,26 @@ def test_dtypes_and_errors():
         max_pool(x[0, 0], kernel_shape=[2], strides=[1], pads=[0, 0])
     with pytest.raises(TypeError):
         avg_pool(x.astype(np.int32), **attrs)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "strides", "pads"),
+    [((5, 5), (1, 1), (2, 2, 2, 2)), ((3, 3), (2, 2), (1, 1, 1, 1)), ((1, 1), (1, 1), (0,) * 4),
+     ((1, 3), (3, 1), (0, 1, 0, 1)), ((2, 2), (3, 3), (0,) * 4)],
+    ids=["sppf-5x5", "resnet-3x3s2", "1x1", "1x3-s3x1", "stride>kernel"],
+)
+def test_separable_pools_on_network_shapes(kernel, strides, pads):
+    """The axis-by-axis reduction on the windows networks use; the result is a fresh array
+    (never a view of the input, even for a 1x1 window) and the input is left as it was."""
+    x = _x(np.random.default_rng(8), 1, 16, 20, 21)
+    before = x.copy()
+    attrs = _attrs(kernel, strides, pads, 0)
+    (ref_max,) = run_node("MaxPool", [x], attrs)
+    got = max_pool(x, **attrs)
+    np.testing.assert_array_equal(got, ref_max)
+    assert got.flags.c_contiguous and not np.shares_memory(got, x)
+    (ref_avg,) = run_node("AveragePool", [x], dict(attrs, count_include_pad=0))
+    got = avg_pool(x, **attrs)
+    np.testing.assert_allclose(got, ref_avg, **TOL)
+    assert got.flags.c_contiguous and not np.shares_memory(got, x)
+    np.testing.assert_array_equal(x, before)
