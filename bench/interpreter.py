@@ -22,6 +22,11 @@ Every subprocess runs without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE: some machine
 old OpenBLAS builds, and they slow down the OpenBLAS a current numpy ships. The BLAS each
 subprocess really used (threadpoolctl.threadpool_info()) is printed with the table. Needs
 threadpoolctl (`pip install threadpoolctl`). Nothing here asserts: it measures.
+
+On a machine shared with other work, two-thread numbers mean little: OpenBLAS's threads wait
+for each other by spinning, so when the second core is taken every GEMM stalls until the
+scheduler comes back to it (kiln's run then burns as much CPU as it takes wall time, several
+times the one-thread time). The `load` column tells when that was the case.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -83,10 +89,9 @@ def _import(name: str):
 # -- subprocess: time both engines side by side ------------------------------------------------
 def _child_time(name: str, threads: int, runs: int, warmup: int) -> dict:
     blas = _limit_threads(threads)
-    import numpy as np
-
     from ..compiler.interpreter import input_names, random_inputs, run_function
     from ..compiler.similarity import cosine_similarity
+    from ..frontend.onnx.reference import run_onnx
 
     module = _import(name)
     func = module.main
@@ -94,10 +99,10 @@ def _child_time(name: str, threads: int, runs: int, warmup: int) -> dict:
     session = _ort_session(MODELS[name][0](), threads)
     feeds = {spec.name: inputs[n] for spec, n in zip(session.get_inputs(), input_names(func))}
 
-    def kiln() -> list:
-        return list(run_function(func, inputs, weights=module.weights)[0].values())
+    def kiln() -> object:
+        return run_function(func, inputs, weights=module.weights)
 
-    def ort() -> list:
+    def ort() -> object:
         return session.run(None, feeds)
 
     for _ in range(warmup):
@@ -110,12 +115,14 @@ def _child_time(name: str, threads: int, runs: int, warmup: int) -> dict:
             start = time.perf_counter()
             engines[engine]()
             times[engine].append(time.perf_counter() - start)
-    cosine = min(cosine_similarity(np.asarray(a), np.asarray(b))
-                 for a, b in zip(ort(), kiln()))
+    load = os.getloadavg()[0]
+    reference = run_onnx(MODELS[name][0](), feeds)  # unoptimized, as every kiln check uses
+    outputs = run_function(func, inputs, weights=module.weights)[0]
+    cosine = min(cosine_similarity(reference[k], outputs[k]) for k in outputs)
     kiln_ms = 1000 * statistics.median(times["kiln"])
     ort_ms = 1000 * statistics.median(times["ort"])
     return {"kiln_ms": kiln_ms, "ort_ms": ort_ms, "ratio": kiln_ms / ort_ms, "cosine": cosine,
-            "blas": blas}
+            "load": load, "blas": blas}
 
 
 # -- subprocess: peak memory of one engine -----------------------------------------------------
@@ -182,9 +189,11 @@ def _child_env() -> dict[str, str]:
 def _run_child(args: list[str]) -> dict:
     cmd = [sys.executable, "-m", "kiln.bench.interpreter", *args]
     done = subprocess.run(cmd, capture_output=True, text=True, env=_child_env())
-    if done.returncode != 0:
-        tail = done.stderr.strip().splitlines()[-1:] or ["(no message)"]
-        return {"error": tail[0]}
+    if done.returncode != 0:  # the exception's message, which may span several lines
+        lines = done.stderr.strip().splitlines() or ["(no message)"]
+        start = max((i for i, line in enumerate(lines) if re.match(r"[\w.]+: ", line)),
+                    default=len(lines) - 1)
+        return {"error": " ".join(line.strip() for line in lines[start:])}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -197,8 +206,8 @@ def _prepare(name: str, workdir: Path) -> str:
     return str(path)
 
 
-def _fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+def _fmt(value: float | None, width: int, decimals: int = 0) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:{width}.{decimals}f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -258,19 +267,20 @@ def main(argv: list[str] | None = None) -> int:
 
 def _print_table(rows: list, runs: int) -> None:
     head = (f"{'model':10} {'thr':>3} {'kiln ms':>9} {'ort ms':>8} {'ratio':>6} {'1-cos':>8} "
-            f"{'kiln MB':>8} {'ort MB':>7} {'base k/o':>9}")
-    print(f"median of {runs} interleaved runs; MB = peak RSS of a fresh process "
-          "(base = after imports)")
+            f"{'kiln MB':>8} {'ort MB':>7} {'base k/o':>9} {'load':>5}")
+    print(f"ms: median of {runs} interleaved runs; 1-cos: kiln's outputs vs onnxruntime's "
+          "reference run;\nMB: peak RSS of a fresh process (base: after the imports); load: "
+          "1-minute load average after the runs")
     print(head)
     print("-" * len(head))
     for name, threads, t, mk, mo in rows:
         if "error" in t:
-            print(f"{name:10} {_fmt(threads, 'd') if threads else '-':>3} {t['error']}")
+            print(f"{name:10} {threads or '-':>3} {t['error']}")
             continue
-        base = (f"{_fmt(mk.get('base_mb'), '.0f')}/{_fmt(mo.get('base_mb'), '.0f')}")
+        base = f"{_fmt(mk.get('base_mb'), 0)}/{_fmt(mo.get('base_mb'), 0)}"
         print(f"{name:10} {threads:>3} {t['kiln_ms']:9.1f} {t['ort_ms']:8.1f} {t['ratio']:6.2f} "
-              f"{1 - t['cosine']:8.1e} {_fmt(mk.get('peak_mb'), '8.0f')} "
-              f"{_fmt(mo.get('peak_mb'), '7.0f')} {base:>9}")
+              f"{1 - t['cosine']:8.1e} {_fmt(mk.get('peak_mb'), 8)} "
+              f"{_fmt(mo.get('peak_mb'), 7)} {base:>9} {t['load']:5.1f}")
 
 
 if __name__ == "__main__":

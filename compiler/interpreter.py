@@ -178,10 +178,13 @@ def _evaluate(op: Operation, ctx: EvalContext, args: list) -> list:
 
 def run_function(func: Function, inputs: Mapping[str, np.ndarray], *,
                  weights: WeightStore | None = None, keep_all: bool = False,
-                 on_tensor: Callable[[str, np.ndarray], None] | None = None
+                 on_tensor: Callable[[str, np.ndarray], None] | None = None,
+                 rewrite: Callable[[Operation, np.ndarray], np.ndarray] | None = None
                  ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Run `func`. Returns (outputs by name, every named tensor by loc if `keep_all`).
     `on_tensor(loc, array)` is called for each op result as it is computed.
+    `rewrite(op, array)` replaces each result before anything reads it (the calibration
+    simulator fake-quantizes activations this way).
 
     Without `keep_all`, an array is dropped as soon as the last op that reads it has run
     (results nothing reads, right after `on_tensor`), so memory stays at the live set."""
@@ -199,6 +202,8 @@ def run_function(func: Function, inputs: Mapping[str, np.ndarray], *,
         if len(results) != len(step.results):
             raise _fail(op, f"kernel returned {len(results)} result(s), the IR has "
                             f"{len(step.results)}")
+        if rewrite is not None:
+            results = [a if a is None else rewrite(op, a) for a in results]
         loc = op.loc
         for (key, value, shape, dtype), array in zip(step.results, results):
             if shape is not None:

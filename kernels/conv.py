@@ -242,19 +242,20 @@ def conv(
         y = paths.depthwise(x, w, b, strides, pads, dilations, out_sp)
     elif all(k == 1 for k in kernel) and all(s == 1 for s in strides) and not any(pads):
         y = paths.pointwise(x, w, b, group)
-    elif group == 1 and all(s == 1 for s in strides) and _prefer_shifted(c, m, out_sp):
+    elif group == 1 and all(s == 1 for s in strides) and _prefer_shifted(c, m):
         y = paths.shifted(x, w, b, pads, dilations, out_sp)
     else:
         y = paths.tiled_im2col(x, w, b, strides, pads, dilations, group, out_sp)
     return y.astype(odt, copy=False)
 
 
-def _prefer_shifted(c: int, m: int, out_sp: list[int]) -> bool:
+def _prefer_shifted(c: int, m: int) -> bool:
     """Per-tap GEMMs beat one GEMM on copied columns when copying the columns (``T * C``
-    rows) costs more than accumulating the taps (``T * M`` rows), or when the input has few
-    channels on a big image; with many channels on a small image, one long GEMM wins
-    (measured on YOLOv8n, PP-OCR and ResNet-50 shapes, one and two BLAS threads)."""
-    return c >= 2 * m or (c <= 32 and int(np.prod(out_sp)) >= 1600)
+    rows) costs more than accumulating the taps (``T * M`` rows). Otherwise the columns win,
+    above all with several BLAS threads, which the short per-tap products and the
+    single-threaded accumulation leave idle (measured on YOLOv8n, PP-OCR and ResNet-50
+    shapes)."""
+    return c >= 2 * m
 
 
 def conv_transpose(

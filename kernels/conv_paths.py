@@ -11,7 +11,7 @@ traffic it can:
   the flattened padded image, accumulated; the windows are strided views that BLAS reads in
   place, so no column matrix is built. The padded columns this computes are dropped when the
   bias is added. Work is split into blocks of output rows that stay in the L2 cache. Best
-  when the input has many more channels than the output, or few channels on a big image.
+  when the input has many more channels than the output.
 * :func:`tiled_im2col` -- everything else with more than one input channel per group (strided,
   dilated, grouped): the column matrix of one block of output rows at a time (a few MiB, so
   it stays in cache), with a row of ones so the bias comes out of the same GEMM, which writes

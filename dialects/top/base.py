@@ -215,7 +215,9 @@ class ConvOp(OpDef):
     def compute(self, x, w, b=None):
         y = conv_kernels.conv(x, w, b, strides=self.strides, pads=self.pads,
                               dilations=self.dilations, group=self.group)
-        return act.relu(y) if self.do_relu else y
+        if self.do_relu:  # the conv's result is fresh: rectify it in place (NaN propagates)
+            np.maximum(y, y.dtype.type(0), out=y)
+        return y
 
 
 class ReshapeOp(OpDef):

@@ -203,9 +203,9 @@ def _example_input(info: onnx.ValueInfoProto, shape: tuple[int, ...], rng) -> np
     dtype = onnx.helper.tensor_dtype_to_np_dtype(elem)
     if dtype.kind == "f":
         return rng.standard_normal(shape).astype(dtype)
-    if dtype.kind == "b":
-        return np.ones(shape, dtype)
-    return np.zeros(shape, dtype)
+    # Ones for integer and bool inputs: a valid token id or index, and an attention mask that
+    # attends everywhere (zeros would mask every position and make softmax rows NaN).
+    return np.ones(shape, dtype)
 
 
 def _input_shape(info: onnx.ValueInfoProto, given: list[int] | None,

@@ -1,10 +1,9 @@
 """The IR's Python API: use lists, the linked op list, the rewriter, pipelines, the verifier
 on IR built in code, and the deterministic file writers."""
 
+import kiln.dialects  # noqa: F401
 import numpy as np
 import pytest
-
-import kiln.dialects  # noqa: F401
 from kiln.compiler.fileio import atomic_write_text, load_npz, npz_bytes, save_npz
 from kiln.compiler.ir import Function, Module, Operation
 from kiln.compiler.opdef import VerifyError
@@ -48,7 +47,7 @@ def test_erase_refuses_used_op_and_unlinks():
 
 
 def test_verifier_rejects_use_before_definition():
-    module, func, x, a, b = tiny_module()
+    module, func, _x, a, _b = tiny_module()
     func.body.remove(a)
     func.body.insert_before(func.body.last, a)  # now after its user
     with pytest.raises(VerifyError, match=r"'top.add' op loc\(\"b\"\): operand 0 is not "
@@ -57,7 +56,7 @@ def test_verifier_rejects_use_before_definition():
 
 
 def test_verifier_checks_declared_counts_and_attributes():
-    module, func, x, a, b = tiny_module()
+    module, func, x, _a, _b = tiny_module()
     bad = Operation.create("top.transpose", [x], [T], {"perm": (0,), "bogus": 1}, "t")
     func.body.insert_before(func.body.last, bad)
     with pytest.raises(VerifyError, match="unknown attribute 'bogus'"):
@@ -65,7 +64,7 @@ def test_verifier_checks_declared_counts_and_attributes():
 
 
 def test_greedy_driver_reaches_fixed_point_and_erases_dead_ops():
-    module, func, x, a, b = tiny_module()
+    module, func, _x, _a, _b = tiny_module()
 
     @pattern(top.AddOp)
     def add_to_relu(op, rw: Rewriter):  # a silly rewrite that feeds itself

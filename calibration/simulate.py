@@ -1,0 +1,100 @@
+"""Quantization simulation in float: run a top-dialect module as an int8 device would compute
+it, to judge a calibration table before any lowering exists.
+
+Weights of conv, conv_transpose, matmul and gemm are quantized per output channel
+(symmetric, `weight_bits`); every activation that has a threshold in the table is quantized
+to it (symmetric, `bits`) as soon as it is produced, so the next op reads the quantized
+value. Biases and ops without a threshold stay float. The rounding is the one of
+`dialects.quant`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from ..compiler.interpreter import input_names, run_function
+from ..compiler.ir import Module, Operation
+from ..compiler.similarity import cosine_similarity
+from ..dialects.quant import fake_quant_symmetric
+
+# op name -> (operand index of the weight, axis of its output channels given the op)
+_WEIGHT_OPERANDS: dict[str, Callable[[Operation], tuple[int, int]]] = {
+    "top.conv": lambda op: (1, 0),
+    "top.conv_transpose": lambda op: (1, 1),
+    "top.matmul": lambda op: (1, -1),
+    "top.gemm": lambda op: (1, 0 if op.attributes.get("trans_b") else 1),
+}
+
+
+def weight_channels(module: Module) -> dict[int, int]:
+    """id(op) of each weight/constant that is a quantized layer's weight -> its channel axis."""
+    out: dict[int, int] = {}
+    for op in module.walk():
+        rule = _WEIGHT_OPERANDS.get(op.name)
+        if rule is None:
+            continue
+        index, axis = rule(op)
+        if index >= len(op.operands):
+            continue
+        src = op.operands[index].owner
+        if src is not None and src.name in ("top.weight", "top.constant") and \
+                src.results[0].type.rank >= 2:
+            out[id(src)] = axis % src.results[0].type.rank
+    return out
+
+
+def fake_quant_per_channel(w: np.ndarray, axis: int, bits: int) -> np.ndarray:
+    moved = np.moveaxis(w, axis, 0)
+    absmax = np.abs(moved.reshape(moved.shape[0], -1)).max(axis=1)
+    return fake_quant_symmetric(w, absmax, bits, axis=axis)
+
+
+class QuantSimulator:
+    def __init__(self, module: Module, thresholds: Mapping[str, float], *, bits: int = 8,
+                 weight_bits: int = 8, quantize_weights: bool = True,
+                 quantize_activations: bool = True) -> None:
+        self.module = module
+        self.func = module.main
+        self.thresholds = dict(thresholds)
+        self.bits, self.weight_bits = bits, weight_bits
+        self.quantize_weights = quantize_weights
+        self.quantize_activations = quantize_activations
+        self._weight_axes = weight_channels(module) if quantize_weights else {}
+        self._weight_cache: dict[int, np.ndarray] = {}
+        self.observe: Callable[[Operation, np.ndarray], None] | None = None
+
+    def _rewrite(self, op: Operation, array: np.ndarray) -> np.ndarray:
+        axis = self._weight_axes.get(id(op))
+        if axis is not None:
+            cached = self._weight_cache.get(id(op))
+            if cached is None:
+                cached = fake_quant_per_channel(array, axis, self.weight_bits)
+                self._weight_cache[id(op)] = cached
+            return cached
+        if self.observe is not None:
+            self.observe(op, array)
+        if self.quantize_activations and array.dtype.kind == "f":
+            t = self.thresholds.get(op.loc)
+            if t is not None:
+                return fake_quant_symmetric(array, t, self.bits)
+        return array
+
+    def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        feeds = dict(inputs)
+        if self.quantize_activations:
+            for name in input_names(self.func):
+                t = self.thresholds.get(name)
+                if t is not None and feeds[name].dtype.kind == "f":
+                    feeds[name] = fake_quant_symmetric(feeds[name], t, self.bits)
+        outputs, _ = run_function(self.func, feeds, weights=self.module.weights,
+                                  rewrite=self._rewrite)
+        return outputs
+
+
+def output_cosine(float_outputs: list[dict], quant_outputs: list[dict]) -> float:
+    """The mean over samples of the smallest output cosine of each sample."""
+    per_sample = [min(cosine_similarity(f[k], q[k]) for k in f if f[k].dtype.kind == "f")
+                  for f, q in zip(float_outputs, quant_outputs)]
+    return float(np.mean(per_sample)) if per_sample else 1.0

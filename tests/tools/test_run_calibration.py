@@ -1,0 +1,185 @@
+"""run_calibration end to end: the example CNN on image folders, a BERT-style encoder with an
+attention mask on a two-level folder, every method, --search, --we, --bc, bad input."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from kiln.calibration.qtable import read_qtable
+from kiln.calibration.table import read_table
+from kiln.compiler.module_io import read_module
+from kiln.compiler.verifier import verify_module
+from kiln.tools import model_transform, run_calibration
+from tool_case import (
+    REPO,
+    TINY_CNN,
+    assert_usage_error,
+    cli,
+    files_bytes,
+    make_png,
+    snapshot,
+)
+
+sys.path.insert(0, str(REPO / "tests" / "calibration_data"))
+from test_exact_ops import bert_attention
+
+PROG = "run_calibration"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """examples/tiny_cnn transformed, plus a folder of 12 images (and a stray tmp.txt)."""
+    root = tmp_path_factory.mktemp("cal")
+    code = model_transform.run([
+        "--model_name", "tiny_cnn", "--model_def", str(TINY_CNN), "--input_shapes",
+        "[[1,3,32,32]]", "--mean", "123.675,116.28,103.53", "--scale", "0.0171,0.0175,0.0174",
+        "--pixel_format", "rgb", "--resize_dims", "36,36", "--mlir", str(root / "tiny.mlir")])
+    assert code == 0
+    for i in range(12):
+        make_png(root / "imgs" / f"img_{i:02d}.png", 40, 40, seed=i)
+    (root / "imgs" / "tmp.txt").write_text("not an image")
+    return root
+
+
+def calibrate(capsys, *argv):
+    return cli(run_calibration.run, list(argv), capsys)
+
+
+def test_table_and_qtable_read_back_and_name_only_activations(tiny, tmp_path, capsys):
+    before = snapshot(tiny)
+    out = tmp_path / "t_cali_table"
+    code, _, err = calibrate(capsys, tiny / "tiny.mlir", "--dataset", tiny / "imgs",
+                             "--input_num", "8", "-o", out)
+    assert code == 0, err
+    assert "skipped 1 entry that is not data: tmp.txt" in err
+    module = read_module(tiny / "tiny.mlir")
+    locs = {op.loc for op in module.walk() if op.name not in ("top.weight", "top.constant")}
+    table = read_table(out, known_names=locs | {"input"})
+    assert table.method == "kl" and table.samples == 8
+    assert "input" in table and "logits" in table
+    for name in table.names():
+        e = table[name]
+        assert 0 < e.threshold <= max(abs(e.min), abs(e.max)) + 1e-6
+    weight_locs = {op.loc for op in module.walk() if op.name == "top.weight"}
+    assert not weight_locs & set(table.names())
+    qtable = read_qtable(tmp_path / "t_qtable")
+    assert qtable.shape_layers == [] and not qtable.modes
+    assert snapshot(tiny) == before  # nothing the user gave is modified
+
+
+@pytest.mark.parametrize("method", run_calibration.SEARCH_METHODS)
+def test_every_method_writes_a_table(tiny, tmp_path, capsys, method):
+    out = tmp_path / "m_cali_table"
+    code, _, err = calibrate(capsys, tiny / "tiny.mlir", "--dataset", tiny / "imgs",
+                             "--input_num", "4", "--cali_method", method, "-o", out)
+    assert code == 0, err
+    assert read_table(out).method == method
+
+
+def test_same_inputs_same_bytes(tiny, tmp_path, capsys):
+    for run in ("a", "b"):
+        code, _, err = calibrate(capsys, tiny / "tiny.mlir", "--dataset", tiny / "imgs",
+                                 "--input_num", "6", "--seed", "3", "--we", "--bc",
+                                 "--bc_inference_num", "3", "-o", tmp_path / run / "x_cali_table")
+        assert code == 0, err
+    assert files_bytes(tmp_path / "a") == files_bytes(tmp_path / "b")
+
+
+def test_search_threshold_logs_each_method_and_keeps_the_best(tiny, tmp_path, capsys):
+    out = tmp_path / "s_cali_table"
+    code, _, err = calibrate(capsys, tiny / "tiny.mlir", "--dataset", tiny / "imgs",
+                             "--input_num", "8", "--search", "search_threshold",
+                             "--inference_num", "4", "-o", out)
+    assert code == 0, err
+    scores = {}
+    for line in err.splitlines():
+        if "output cosine" in line:
+            parts = line.split()
+            scores[parts[2]] = float(parts[-1])
+    assert set(scores) == set(run_calibration.SEARCH_METHODS)
+    kept = read_table(out).method
+    assert scores[kept] == max(scores.values())
+
+
+def test_we_and_bc_write_new_weights_beside_the_table(tiny, tmp_path, capsys):
+    before = snapshot(tiny)
+    out = tmp_path / "wb_cali_table"
+    code, _, err = calibrate(capsys, tiny / "tiny.mlir", "--dataset", tiny / "imgs",
+                             "--input_num", "8", "--we", "--bc", "--bc_inference_num", "4",
+                             "-o", out)
+    assert code == 0, err
+    assert "conv pair(s) equalized" in err and "conv(s) corrected" in err
+    table = read_table(out)
+    mlir, weights = table.replacement_files(out)
+    assert mlir.is_file() and weights.is_file() and mlir.parent == tmp_path
+    module = read_module(mlir)
+    verify_module(module)
+    assert snapshot(tiny) == before
+    # equalization keeps the function: the new IR computes what the original did
+    from kiln.compiler.interpreter import run_module
+
+    original = read_module(tiny / "tiny.mlir")
+    feeds = {"input": np.random.default_rng(0).standard_normal((1, 3, 32, 32), np.float32)}
+    a, b = run_module(original, feeds)["logits"], run_module(module, feeds)["logits"]
+    assert np.allclose(a, b, rtol=0.05, atol=0.05)  # bias correction moves it a little
+
+
+def test_bert_style_encoder_with_attention_mask(tmp_path, capsys):
+    """Masks written as finfo.min or -inf never get a range; activations all do, finite."""
+    import onnx
+
+    for style in ("finfo_min", "where_neg_inf"):
+        model_path = tmp_path / f"{style}.onnx"
+        onnx.save(bert_attention(style), model_path)
+        mlir = tmp_path / f"{style}.mlir"
+        assert model_transform.run(["--model_def", str(model_path), "--mlir", str(mlir)]) == 0
+        data = tmp_path / f"data_{style}"
+        rng = np.random.default_rng(0)
+        for i in range(6):
+            sample = data / f"s{i}"
+            sample.mkdir(parents=True)
+            np.save(sample / "input_ids.npy", rng.integers(2, 30, (1, 5)).astype(np.int64))
+            length = int(rng.integers(2, 6))
+            mask = (np.arange(5) < length).astype(np.int64)[None]
+            np.save(sample / "attention_mask.npy", mask)
+        out = tmp_path / f"{style}_cali_table"
+        code, _, err = calibrate(capsys, mlir, "--dataset", data, "-o", out)
+        assert code == 0, err
+        table = read_table(out)
+        names = set(table.names())
+        assert "input_ids" not in names and "attention_mask" not in names
+        assert not any(n.startswith("/mask/") for n in names), sorted(names)
+        assert {"/attn/probs", "/attn/scores", "output"} <= names
+        for n in names:
+            assert np.isfinite(table[n].min) and np.isfinite(table[n].max)
+
+
+def test_bad_input_is_one_message_and_exit_2(tiny, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, err = calibrate(capsys, tiny / "tiny.mlir", "--dataset", empty)
+    assert_usage_error(code, err, PROG, "empty")
+    code, _, err = calibrate(capsys, tmp_path / "nope.mlir", "--dataset", tiny / "imgs")
+    assert_usage_error(code, err, PROG, "nope.mlir")
+    code, _, err = calibrate(capsys, tiny / "tiny.mlir", "--dataset", tiny / "imgs",
+                             "--cali_method", "magic")
+    assert_usage_error(code, err, PROG, "magic")
+    bad = tmp_path / "badshape"
+    bad.mkdir()
+    np.save(bad / "x.npy", np.zeros((1, 3, 8, 8), np.float32))
+    code, _, err = calibrate(capsys, tiny / "tiny.mlir", "--dataset", bad)
+    assert_usage_error(code, err, PROG, "x.npy")
+
+
+def test_console_script(tiny, tmp_path):
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "kiln.tools.run_calibration",
+                           str(tiny / "tiny.mlir"), "--dataset", str(tiny / "imgs"),
+                           "--input_num", "2", "-o", str(tmp_path / "c_cali_table")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert Path(tmp_path / "c_cali_table").is_file()

@@ -1,0 +1,227 @@
+"""`run_calibration NAME.mlir --dataset DIR -o NAME_cali_table`: activation ranges for
+quantization, TPU-MLIR style.
+
+    run_calibration NAME.mlir (--dataset DIR | --data_list FILE) [--input_num N]
+        [-o NAME_cali_table] [--qtable NAME_qtable]
+        [--cali_method kl|mse|max|percentile9999|aciq_gauss|aciq_laplace]
+        [--histogram_bin_num 2048] [--search search_threshold] [--inference_num 30]
+        [--tune_num N] [--we] [--bc] [--bc_inference_num 30] [--seed 0] [--debug_log]
+
+Every sample runs once through the float model in kiln's interpreter; each activation updates
+its streamed statistics (exact min/max, moments, a 2048-bin histogram of |x|) and is dropped,
+so memory does not grow with --input_num, and every method's threshold comes from that one
+pass. The table rows are `name threshold min max`, keyed by the ONNX tensor names (locs).
+Layers that compute shapes, indices or masks are found from the graph, never get a range,
+and are listed in the qtable's shape-layers section.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from ..compiler.fileio import atomic_write_text
+from ..compiler.module_io import read_module, write_module
+from ..compiler.verifier import verify_module
+from ._cli import ArgParser, UsageError, run_tool
+
+PROG = "run_calibration"
+SEARCH_METHODS = ("kl", "mse", "max", "percentile9999", "aciq_gauss", "aciq_laplace")
+
+
+def build_arg_parser() -> ArgParser:
+    ap = ArgParser(prog=PROG, description=__doc__.split("\n")[0], allow_abbrev=False)
+    ap.add_argument("mlir", help="the top-dialect IR written by model_transform")
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--dataset", help="folder of images, .npy/.npz, or one folder per sample")
+    src.add_argument("--data_list", help="file listing one sample per line")
+    ap.add_argument("--input_num", type=int, help="number of samples (default: all)")
+    ap.add_argument("-o", "--output", dest="table",
+                    help="calibration table (default: NAME_cali_table beside the IR)")
+    ap.add_argument("--qtable", help="qtable with the shape layers (default: NAME_qtable)")
+    ap.add_argument("--cali_method", default="kl", choices=SEARCH_METHODS)
+    ap.add_argument("--histogram_bin_num", type=int, default=2048)
+    ap.add_argument("--search", choices=["search_threshold"],
+                    help="search_threshold: try every method, keep the best output cosine")
+    ap.add_argument("--inference_num", type=int, default=30,
+                    help="samples the search compares outputs on")
+    ap.add_argument("--tune_num", type=int, help="same as --inference_num (TPU-MLIR name)")
+    ap.add_argument("--we", action="store_true", help="cross-layer weight equalization")
+    ap.add_argument("--bc", action="store_true", help="bias correction")
+    ap.add_argument("--bc_inference_num", type=int, default=30)
+    ap.add_argument("--seed", type=int, default=0, help="sample choice")
+    ap.add_argument("--debug_log", action="store_true",
+                    help="write NAME_cali_table.log with every tensor's statistics")
+    return ap
+
+
+def _log(message: str) -> None:
+    print(f"{PROG}: {message}", file=sys.stderr)
+
+
+def _progress(iterable, total: int, desc: str):
+    """A progress bar with rate and ETA on a terminal; silent otherwise."""
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, unit="sample", disable=None, leave=False)
+
+
+def collect_statistics(module, dataset, skip: set[str], bins: int):
+    """One pass over the data: streamed statistics of every float activation."""
+    from ..calibration.statistics import StatsCollector
+    from ..compiler.interpreter import input_names, run_function
+
+    func = module.main
+    constant_locs = {op.loc for op in module.walk()
+                     if op.name in ("top.weight", "top.constant", "top.none")}
+    collector = StatsCollector(bins)
+
+    def tap(loc: str, array) -> None:
+        if loc not in skip and loc not in constant_locs and array.dtype.kind == "f":
+            collector.update(loc, array)
+
+    for sample in _progress(dataset, len(dataset), "calibration"):
+        for name in input_names(func):
+            tap(name, sample[name])
+        run_function(func, sample, weights=module.weights, on_tensor=tap)
+    return collector
+
+
+def thresholds_for(collector, method: str, bits: int = 8) -> dict[str, float]:
+    from ..calibration.thresholds import METHODS
+
+    fn = METHODS[method]
+    return {name: float(fn(collector[name], bits=bits)) for name in collector.names()}
+
+
+def search_threshold(module, collector, samples: list, methods=SEARCH_METHODS):
+    """Each method's table judged by the simulated int8 network's output cosine to float."""
+    from ..calibration.simulate import QuantSimulator, output_cosine
+    from ..compiler.interpreter import run_function
+
+    float_outputs = [run_function(module.main, s, weights=module.weights)[0] for s in samples]
+    scores = {}
+    for method in methods:
+        th = thresholds_for(collector, method)
+        sim = QuantSimulator(module, th)
+        scores[method] = output_cosine(float_outputs, [sim.run(s) for s in samples])
+        _log(f"search_threshold: {method:15s} output cosine {scores[method]:.6f}")
+    best = max(methods, key=lambda m: (scores[m], -methods.index(m)))
+    return best, scores
+
+
+def _default_paths(args) -> tuple[Path, Path]:
+    mlir = Path(args.mlir)
+    stem = mlir.stem
+    table = Path(args.table) if args.table else mlir.with_name(f"{stem}_cali_table")
+    if args.qtable:
+        qtable = Path(args.qtable)
+    elif table.name.endswith("_cali_table"):
+        qtable = table.with_name(table.name[: -len("_cali_table")] + "_qtable")
+    else:
+        qtable = table.with_name(table.name + "_qtable")
+    return table, qtable
+
+
+def _debug_log(path: Path, collector, tables: dict[str, dict[str, float]]) -> None:
+    methods = list(tables)
+    lines = ["# name count nonfinite min max mean std " + " ".join(methods)]
+    def fmt(v):
+        return "-" if v is None else f"{v:.6g}"
+
+    for name in collector.names():
+        s = collector[name]
+        lines.append(" ".join([name, str(s.count), str(s.nonfinite_count), fmt(s.min),
+                               fmt(s.max), fmt(s.mean), fmt(s.std)]
+                              + [f"{tables[m][name]:.6g}" for m in methods]))
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def main(argv: list[str]) -> int:
+    args = build_arg_parser().parse_args(argv)
+    from .. import dialects  # noqa: F401
+    from ..calibration.exclusion import analyze_exact
+    from ..calibration.qtable import write_qtable
+    from ..calibration.table import CalibrationTable, write_table
+    from ..data.dataset import load_dataset
+
+    if args.histogram_bin_num < 16:
+        raise UsageError("--histogram_bin_num must be at least 16")
+    if args.input_num is not None and args.input_num < 1:
+        raise UsageError("--input_num must be at least 1")
+    table_path, qtable_path = _default_paths(args)
+    if not Path(args.mlir).is_file():
+        raise UsageError(f"{args.mlir}: no such file")
+    module = read_module(args.mlir)
+    verify_module(module)
+    func = module.main
+    start = time.perf_counter()
+
+    replacement = None
+    if args.we:
+        from ..calibration.equalize import equalize_weights
+        pairs = equalize_weights(module)
+        _log(f"weight equalization: {pairs} conv pair(s) equalized")
+        replacement = pairs > 0
+
+    analysis = analyze_exact(func, weights=module.weights)
+    skip = set(analysis.tensors_without_range())
+    dataset = load_dataset(func, dataset=args.dataset, data_list=args.data_list,
+                           input_num=args.input_num, seed=args.seed)
+    for line in [*dataset.warnings, *dataset.notes]:
+        _log(line)
+    collector = collect_statistics(module, dataset, skip, args.histogram_bin_num)
+    _log(f"statistics of {len(collector)} tensor(s) from {len(dataset)} sample(s) in "
+         f"{time.perf_counter() - start:.1f} s")
+
+    method = args.cali_method
+    if args.search:
+        n = args.tune_num or args.inference_num
+        samples = list(dataset.take(n))
+        method, _ = search_threshold(module, collector, samples)
+        _log(f"search_threshold: keeping {method}")
+    thresholds = thresholds_for(collector, method)
+
+    if args.bc:
+        from ..calibration.bias_correction import correct_biases
+        fixed = correct_biases(module, thresholds, dataset.take(args.bc_inference_num))
+        _log(f"bias correction: {len(fixed)} conv(s) corrected")
+        replacement = replacement or bool(fixed)
+
+    table = CalibrationTable(method=method, histogram_bins=args.histogram_bin_num,
+                             samples=len(dataset))
+    if replacement:
+        from ..passes.dce import eliminate_dead_code
+        eliminate_dead_code(func)
+        new_mlir = table_path.with_name(table_path.name + ".mlir")
+        write_module(module, new_mlir)
+        table.mlir = new_mlir.name
+        table.weights = new_mlir.with_name(new_mlir.stem + "_weights.npz").name
+        _log(f"changed weights: wrote {new_mlir} (the table names it)")
+    for name in collector.names():
+        stats = collector[name]
+        if not stats.has_range:
+            continue
+        table.add(name, thresholds[name], stats.min, stats.max)
+    write_table(table_path, table)
+    write_qtable(qtable_path, {}, [loc for loc in analysis.shape_layers()
+                                   if not any(c.isspace() for c in loc)])
+    if args.debug_log:
+        tables = {m: thresholds_for(collector, m) for m in SEARCH_METHODS}
+        _debug_log(table_path.with_name(table_path.name + ".log"), collector, tables)
+    _log(f"wrote {table_path} ({len(table)} tensors, method {method}) and {qtable_path} "
+         f"({len(analysis.shape_layers())} shape layer(s)) in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def run(argv: list[str] | None = None) -> int:
+    return run_tool(PROG, main, argv)
+
+
+def entry() -> None:
+    sys.exit(run())
+
+
+if __name__ == "__main__":
+    entry()
