@@ -1,7 +1,10 @@
 """Per-inference time and peak memory of kiln's reference interpreter against onnxruntime.
 
-    python -m kiln.bench.interpreter                       # every model, 1 and 2 threads
-    python -m kiln.bench.interpreter --models yolov8n --threads 1 --runs 30
+    python bench/interpreter.py                           # every model, 1 and 2 threads
+    python bench/interpreter.py --models yolov8n --threads 1 --runs 30
+
+(`python -m kiln.bench.interpreter` is the same; needs `pip install -e '.[bench]'` for
+threadpoolctl.)
 
 Time: one subprocess per thread count imports each model, warms both engines up, then runs
 them interleaved (kiln, ort, ort, kiln, ...) so that both see the same load on a shared
@@ -20,8 +23,8 @@ nor onnxruntime's arena.
 
 Every subprocess runs without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE: some machines set them for
 old OpenBLAS builds, and they slow down the OpenBLAS a current numpy ships. The BLAS each
-subprocess really used (threadpoolctl.threadpool_info()) is printed with the table. Needs
-threadpoolctl (`pip install threadpoolctl`). Nothing here asserts: it measures.
+subprocess really used (threadpoolctl.threadpool_info()) is printed with the table. Nothing
+here asserts: it measures.
 
 On a machine shared with other work, two-thread numbers mean little: OpenBLAS's threads wait
 for each other by spinning, so when the second core is taken every GEMM stalls until the
@@ -43,7 +46,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .realmodels import ModelUnavailable, light_model, real_model
+from kiln.bench.realmodels import ModelUnavailable, light_model, real_model
 
 # name: (path getter, input shape to import and run with; None = the model's own)
 MODELS: dict[str, tuple[Callable[[], Path], tuple[int, ...] | None]] = {
@@ -79,7 +82,7 @@ def _ort_session(path: Path, threads: int):
 
 
 def _import(name: str):
-    from ..frontend.onnx.importer import ImportOptions, import_onnx
+    from kiln.frontend.onnx.importer import ImportOptions, import_onnx
 
     getter, shape = MODELS[name]
     options = ImportOptions(input_shapes=None if shape is None else [list(shape)])
@@ -89,9 +92,9 @@ def _import(name: str):
 # -- subprocess: time both engines side by side ------------------------------------------------
 def _child_time(name: str, threads: int, runs: int, warmup: int) -> dict:
     blas = _limit_threads(threads)
-    from ..compiler.interpreter import input_names, random_inputs, run_function
-    from ..compiler.similarity import cosine_similarity
-    from ..frontend.onnx.reference import run_onnx
+    from kiln.compiler.interpreter import input_names, random_inputs, run_function
+    from kiln.compiler.similarity import cosine_similarity
+    from kiln.frontend.onnx.reference import run_onnx
 
     module = _import(name)
     func = module.main
@@ -153,9 +156,9 @@ def _child_memory(engine: str, name: str, threads: int, runs: int, module_file: 
     import numpy as np
 
     if engine == "kiln":
-        from ..compiler.interpreter import random_inputs, run_function
-        from ..compiler.module_io import read_module
-        from ..dialects import top  # noqa: F401  (registers the ops the parser needs)
+        from kiln.compiler.interpreter import random_inputs, run_function
+        from kiln.compiler.module_io import read_module
+        from kiln.dialects import top  # noqa: F401  (registers the ops the parser needs)
 
         base = _status_kb("VmRSS") or 0
         module = read_module(module_file)
@@ -199,7 +202,7 @@ def _run_child(args: list[str]) -> dict:
 
 def _prepare(name: str, workdir: Path) -> str:
     """Import `name` and write it as a module file for the memory subprocess."""
-    from ..compiler.module_io import write_module
+    from kiln.compiler.module_io import write_module
 
     path = workdir / f"{name}.mlir"
     write_module(_import(name), path)
@@ -232,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(out))
         return 0
 
-    from ..frontend.onnx.importer import ImportFailure
+    from kiln.frontend.onnx.importer import ImportFailure
 
     names = [n for n in args.models.split(",") if n]
     thread_counts = [int(t) for t in args.threads.split(",")]

@@ -9,14 +9,16 @@ Every intermediate tensor can be kept, or streamed to a callback, by loc name: t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
 from .errors import UserError
 from .ir import Function, Module, Operation, Value
-from .types import CalibratedType, NoneType, TensorType
+from .types import CalibratedType, NoneType, TensorType, Type
 from .weights import WeightStore
 
 
@@ -115,8 +117,7 @@ def _check_inputs(func: Function, inputs: Mapping[str, np.ndarray]) -> list[np.n
     return arrays
 
 
-@dataclass
-class _Step:
+class _Step(NamedTuple):
     """One op of the plan: what to feed it, what to check, what to drop after it."""
 
     op: Operation
@@ -125,9 +126,10 @@ class _Step:
     frees: tuple[int, ...]           # env keys whose last use is this op (or never used)
 
 
-def _expected(value: Value) -> tuple[tuple[int, ...] | None, np.dtype | None]:
-    """(shape with -1 for dynamic dims, dtype) a result must have; (None, None) for none."""
-    t = value.type
+@functools.lru_cache(maxsize=4096)
+def _expected(t: Type) -> tuple[tuple[int, ...] | None, np.dtype | None]:
+    """(shape with -1 for dynamic dims, dtype) a result of type `t` must have; (None, None)
+    for a non-tensor type. Types are immutable values, so this is computed once per type."""
     if isinstance(t, TensorType):
         return tuple(t.shape), expected_dtype(t)
     return None, None
@@ -154,8 +156,8 @@ def _plan(func: Function) -> tuple[list[_Step], Operation | None]:
             vid = id(value)
             if vid not in last and vid not in returned:
                 frees[index].append(vid)  # never used: drop it as soon as it is reported
-            results.append((vid, value, *_expected(value)))
-        steps.append(_Step(op, tuple(id(v) for v in op._operands), tuple(results),
+            results.append((vid, value, *_expected(value.type)))
+        steps.append(_Step(op, tuple(map(id, op._operands)), tuple(results),
                            tuple(frees[index])))
     return steps, ret
 
