@@ -26,6 +26,7 @@ __all__ = [
     "prelu",
     "relu",
     "selu",
+    "shrink",
     "sigmoid",
     "silu",
     "softmax",
@@ -216,6 +217,20 @@ def selu(x: np.ndarray, *, alpha: float = SELU_ALPHA, gamma: float = SELU_GAMMA)
     """gamma * (x if x > 0 else alpha * (exp(x) - 1))."""
     x = np.asarray(x)
     return (x.dtype.type(gamma) * elu(x, alpha=alpha)).astype(x.dtype, copy=False)
+
+
+def shrink(x: np.ndarray, *, bias: float = 0.0, lambd: float = 0.5) -> np.ndarray:
+    """x + bias if x < -lambd, x - bias if x > lambd, else 0 (ONNX Shrink).
+
+    Any numeric dtype: the value is computed in float64 and converted back to x's dtype the
+    way a C++ cast does (integers truncate toward zero), as onnxruntime does.
+    """
+    x = np.asarray(x)
+    x64 = x.astype(np.float64)
+    out = np.where(x64 < -lambd, x64 + bias, np.where(x64 > lambd, x64 - bias, 0.0))
+    if x.dtype.kind in "iu":
+        out = np.trunc(out)
+    return out.astype(x.dtype)
 
 
 def softsign(x: np.ndarray) -> np.ndarray:

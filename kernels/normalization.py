@@ -9,7 +9,7 @@ import numpy as np
 
 from .shape import normalize_axis
 
-__all__ = ["batch_norm", "instance_norm", "layer_norm", "lp_normalization"]
+__all__ = ["batch_norm", "instance_norm", "layer_norm", "lp_normalization", "lrn"]
 
 
 def _per_channel(v: np.ndarray, x: np.ndarray, name: str, op: str) -> np.ndarray:
@@ -112,3 +112,23 @@ def lp_normalization(x: np.ndarray, *, axis: int = -1, p: int = 2) -> np.ndarray
         norm = np.sqrt(np.sum(x64 * x64, axis=axis, keepdims=True))
     safe = np.where(norm == 0, 1.0, norm)
     return np.where(norm == 0, 0.0, x64 / safe).astype(x.dtype, copy=False)
+
+
+def lrn(x: np.ndarray, *, size: int, alpha: float = 1e-4, beta: float = 0.75,
+        bias: float = 1.0) -> np.ndarray:
+    """Local response normalization across channels (ONNX LRN):
+    y = x / (bias + alpha / size * sum(x[:, j]^2 for j in the window of c)) ** beta, the window
+    being channels c - floor((size - 1) / 2) .. c + ceil((size - 1) / 2), clipped to [0, C)."""
+    x = np.asarray(x)
+    _check_nc(x, "lrn")
+    if size < 1:
+        raise ValueError(f"lrn: size must be >= 1, got {size}")
+    x64 = x.astype(np.float64)
+    lo, hi = (size - 1) // 2, size // 2  # floor and ceil of (size - 1) / 2
+    pad = [(0, 0)] * x.ndim
+    pad[1] = (lo, hi)
+    squares = np.pad(x64 * x64, pad)
+    channels = x.shape[1]
+    window = sum(squares[:, k:k + channels] for k in range(size))
+    out = x64 / np.power(bias + (alpha / size) * window, beta)
+    return out.astype(x.dtype, copy=False)
