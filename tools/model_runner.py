@@ -133,10 +133,7 @@ def main(argv: list[str]) -> int:
 
 
 def run(argv: list[str] | None = None) -> int:
-    try:
-        return run_tool(PROG, main, argv)
-    except SystemExit as e:  # --help
-        return e.code if isinstance(e.code, int) else 0
+    return run_tool(PROG, main, argv)
 
 
 def entry() -> None:

@@ -307,10 +307,7 @@ def _test(module, model_def: Path, test_input: Path, paths: dict[str, Path],
 
 
 def run(argv: list[str] | None = None) -> int:
-    try:
-        return run_tool(PROG, main, argv)
-    except SystemExit as e:  # --help
-        return e.code if isinstance(e.code, int) else 0
+    return run_tool(PROG, main, argv)
 
 
 def entry() -> None:

@@ -1,9 +1,9 @@
 """top ops: activations (kernels/activation.py).
 
 Relu and Sigmoid live in base.py. Every activation keeps its input's shape and float element
-type. Softmax and LogSoftmax have the opset-13 semantics (normalize along one axis); the
-importer lowers the older "coerce to 2-D at axis" form to reshapes around them. `top.silu`
-(x * sigmoid(x)) has no ONNX op: a fusion pass forms it from sigmoid + mul.
+type (Shrink: any numeric type). Softmax and LogSoftmax have the opset-13 semantics (normalize
+along one axis); the importer lowers the older "coerce to 2-D at axis" form to reshapes around
+them. `top.silu` (x * sigmoid(x)) has no ONNX op: a fusion pass forms it from sigmoid + mul.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...compiler.opdef import OpDef, attr, op_error, tensor_type
+from ...compiler.types import BOOL
 from ...kernels import activation as act
 from .base import UnaryOp
 from .math import check_axis, check_element, check_like_input
@@ -140,6 +141,21 @@ class SoftsignOp(_Activation):
 
     def compute(self, x):
         return act.softsign(x)
+
+
+class ShrinkOp(_Activation):
+    """x + bias if x < -lambd, x - bias if x > lambd, else 0; any numeric element type."""
+
+    NAME = "top.shrink"
+    ATTRS = {"bias": attr("float", default=0.0), "lambd": attr("float", default=0.5)}
+
+    def verify_(self) -> None:
+        a, _ = check_like_input(self, self.input)
+        if a.expressed == BOOL:
+            raise op_error(self, "operand must be numeric, got bool")
+
+    def compute(self, x):
+        return act.shrink(x, bias=self.bias, lambd=self.lambd)
 
 
 class SiluOp(_Activation):

@@ -124,6 +124,29 @@ class LpNormalizationOp(OpDef):
         return norm.lp_normalization(x, axis=self.axis, p=self.p)
 
 
+class LRNOp(OpDef):
+    """Local response normalization across channels (dimension 1):
+    x / (bias + alpha / size * window sum of x^2) ** beta."""
+
+    NAME = "top.lrn"
+    OPERANDS = ("input",)
+    RESULTS = ("output",)
+    ATTRS = {"size": attr("int"), "alpha": attr("float", default=1e-4),
+             "beta": attr("float", default=0.75), "bias": attr("float", default=1.0)}
+    PURE = True
+
+    def verify_(self) -> None:
+        x, _ = check_like_input(self, self.input, "input")
+        check_element(self, "input", x, float_only=True)
+        if x.rank < 2:
+            raise op_error(self, f"input must be N, C, ... (rank >= 2), got shape {x.shape}")
+        if self.size < 1:
+            raise op_error(self, f"size must be >= 1, got {self.size}")
+
+    def compute(self, x):
+        return norm.lrn(x, size=self.size, alpha=self.alpha, beta=self.beta, bias=self.bias)
+
+
 __all__ = [name for name, obj in list(globals().items())
            if isinstance(obj, type) and issubclass(obj, OpDef) and obj.NAME
            and obj.__module__ == __name__]

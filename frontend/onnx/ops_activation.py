@@ -32,7 +32,21 @@ def leaky_relu(ctx: ImportContext, node: onnx.NodeProto, x: TensorRef, *,
 @onnx_op("PRelu")
 def prelu(ctx: ImportContext, node: onnx.NodeProto, x: TensorRef,
           slope: TensorRef) -> TensorRef:
+    """Before opset 7 a 1-D slope of C values is per channel (dimension 1), as PyTorch means
+    it; from opset 7 the slope broadcasts numpy-style (trailing dimensions aligned). The old
+    form becomes a [C, 1, ...] slope."""
+    rank = len(x.shape)
+    if (ctx.opset < 7 and len(slope.shape) == 1 and rank >= 3 and slope.shape[0] > 1
+            and slope.shape[0] == x.shape[1]):
+        per_channel = (slope.shape[0],) + (1,) * (rank - 2)
+        slope = ctx.emit(top.ReshapeOp, [slope], loc=ctx.sub_loc("slope"), shape=per_channel)
     return ctx.emit(top.PReluOp, [x, slope])
+
+
+@onnx_op("Shrink")
+def shrink(ctx: ImportContext, node: onnx.NodeProto, x: TensorRef, *, bias: float = 0.0,
+           lambd: float = 0.5) -> TensorRef:
+    return ctx.emit(top.ShrinkOp, [x], bias=f32_attr(bias), lambd=f32_attr(lambd))
 
 
 def _bound(ctx: ImportContext, ref: TensorRef | None, what: str,

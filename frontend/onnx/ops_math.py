@@ -1,7 +1,8 @@
 """Builders for elementwise math, comparison, logic, Where and Cast (top ops in math.py).
 
-Add/Sub/Mul/Div are in ops_core.py. ONNX's variadic Min and Max become a chain of binary
-top.min / top.max, static inputs first so that they fold together.
+Add/Sub/Mul/Div are in ops_core.py. ONNX's variadic Min, Max and Sum become a chain of binary
+top.min / top.max / top.add, static inputs first so that they fold together; Mean is that Sum
+divided by the number of inputs.
 """
 
 from __future__ import annotations
@@ -54,21 +55,44 @@ def mod(ctx: ImportContext, node: onnx.NodeProto, a: TensorRef, b: TensorRef, *,
     return ctx.emit(top.ModOp, [a, b], fmod=bool(fmod))
 
 
-@onnx_op("Min", "Max")
-def min_max(ctx: ImportContext, node: onnx.NodeProto, *inputs: TensorRef | None) -> TensorRef:
-    """A chain of binary ops; min and max are associative and commutative (NaN included), so
-    the static inputs go first and fold into one constant."""
+def _chain(ctx: ImportContext, node: onnx.NodeProto, op_class: type,
+           inputs: tuple[TensorRef | None, ...], last_loc: str | None = None) -> TensorRef:
+    """`inputs` combined left to right by a binary op (multidirectional broadcasting), the
+    static inputs first so that they fold into one constant; the last op gets `last_loc`
+    (default: the node's output name), the others `<output>_<k>`."""
     if not inputs or any(x is None for x in inputs):
         raise ValueError(f"{node.op_type} needs one or more inputs, none of them empty")
-    op_class = top.MinOp if node.op_type == "Min" else top.MaxOp
     ordered = sorted(inputs, key=lambda r: not r.static)  # stable: static ones first
     acc = ordered[0]
-    if len(ordered) == 1:
-        return acc
     for i, ref in enumerate(ordered[1:], start=1):
-        loc = None if i == len(ordered) - 1 else ctx.sub_loc(str(i))
+        loc = last_loc if i == len(ordered) - 1 else ctx.sub_loc(str(i))
         acc = ctx.emit(op_class, [acc, ref], loc=loc)
     return acc
+
+
+@onnx_op("Min", "Max")
+def min_max(ctx: ImportContext, node: onnx.NodeProto, *inputs: TensorRef | None) -> TensorRef:
+    """Min and max are associative and commutative (NaN included): a chain of binary ops."""
+    return _chain(ctx, node, top.MinOp if node.op_type == "Min" else top.MaxOp, inputs)
+
+
+@onnx_op("Sum")
+def sum_(ctx: ImportContext, node: onnx.NodeProto, *inputs: TensorRef | None) -> TensorRef:
+    """A chain of top.add (for floats the order of additions may differ from another
+    runtime's by rounding only)."""
+    return _chain(ctx, node, top.AddOp, inputs)
+
+
+@onnx_op("Mean")
+def mean(ctx: ImportContext, node: onnx.NodeProto, *inputs: TensorRef | None) -> TensorRef:
+    """The Sum chain, then one top.div by the number of inputs (float types only, as ONNX)."""
+    if inputs and len(inputs) == 1 and inputs[0] is not None:
+        return inputs[0]
+    total = _chain(ctx, node, top.AddOp, inputs, last_loc=ctx.sub_loc("sum"))
+    if np.dtype(total.dtype).kind != "f":
+        raise ValueError(f"Mean of {total.dtype} inputs is not supported (ONNX: floats only)")
+    count = ctx.constant(np.array(len(inputs), dtype=total.dtype), name=ctx.sub_loc("count"))
+    return ctx.emit(top.DivOp, [total, count])
 
 
 @onnx_op("Where")

@@ -108,7 +108,9 @@ def matmul(ctx, node, a, b):
 
 
 @onnx_op("Gemm")
-def gemm(ctx, node, a, b, c=None, *, alpha=1.0, beta=1.0, transA=0, transB=0):
+def gemm(ctx, node, a, b, c=None, *, alpha=1.0, beta=1.0, transA=0, transB=0, broadcast=0):
+    """`broadcast` (opsets 1-6) says whether C may broadcast; C's shape is checked by the op
+    either way (with broadcast=0 it must already be M x N, which broadcasts trivially)."""
     if len(a.shape) != 2 or len(b.shape) != 2:
         raise ValueError(f"Gemm needs 2-D A and B, got {a.shape} and {b.shape}")
     return ctx.emit(top.GemmOp, [a, b, c], alpha=float(alpha), beta=float(beta),

@@ -152,60 +152,41 @@ def _conv_and_constant(op: Operation, rw: Rewriter, commutative: bool):
     return None
 
 
-@pattern(top.MulOp)
-def fold_mul_into_conv(mul: top.MulOp, rw: Rewriter) -> bool:
-    found = _conv_and_constant(mul, rw, commutative=True)
+def _fold_channel_op(op: Operation, rw: Rewriter, commutative: bool, new_params) -> bool:
+    """conv <op> c, c per output channel: `new_params(w, b, conv, c)` gives the new filter
+    and bias (or None when the fold is not exact)."""
+    found = _conv_and_constant(op, rw, commutative)
     if found is None:
         return False
     conv, c = found
     params = _conv_params(rw, conv)
-    if params is None:
+    new = None if params is None else new_params(*params, conv, c)
+    if new is None:
         return False
-    w, b = params
-    _rebuild_conv(rw, conv, mul, _scale_out_channels(conv, w, c), b * c)
+    _rebuild_conv(rw, conv, op, *new)
     return True
+
+
+@pattern(top.MulOp)
+def fold_mul_into_conv(mul: top.MulOp, rw: Rewriter) -> bool:
+    return _fold_channel_op(mul, rw, True,
+                            lambda w, b, conv, c: (_scale_out_channels(conv, w, c), b * c))
 
 
 @pattern(top.DivOp)
 def fold_div_into_conv(div: top.DivOp, rw: Rewriter) -> bool:
-    found = _conv_and_constant(div, rw, commutative=False)
-    if found is None or not np.all(found[1] != 0):
-        return False
-    conv, c = found
-    params = _conv_params(rw, conv)
-    if params is None:
-        return False
-    w, b = params
-    _rebuild_conv(rw, conv, div, _scale_out_channels(conv, w, 1.0 / c), b / c)
-    return True
+    return _fold_channel_op(div, rw, False, lambda w, b, conv, c: None if np.any(c == 0) else
+                            (_scale_out_channels(conv, w, 1.0 / c), b / c))
 
 
 @pattern(top.AddOp)
 def fold_add_into_conv(add: top.AddOp, rw: Rewriter) -> bool:
-    found = _conv_and_constant(add, rw, commutative=True)
-    if found is None:
-        return False
-    conv, c = found
-    params = _conv_params(rw, conv)
-    if params is None:
-        return False
-    w, b = params
-    _rebuild_conv(rw, conv, add, w, b + c)
-    return True
+    return _fold_channel_op(add, rw, True, lambda w, b, conv, c: (w, b + c))
 
 
 @pattern(top.SubOp)
 def fold_sub_into_conv(sub: top.SubOp, rw: Rewriter) -> bool:
-    found = _conv_and_constant(sub, rw, commutative=False)
-    if found is None:
-        return False
-    conv, c = found
-    params = _conv_params(rw, conv)
-    if params is None:
-        return False
-    w, b = params
-    _rebuild_conv(rw, conv, sub, w, b - c)
-    return True
+    return _fold_channel_op(sub, rw, False, lambda w, b, conv, c: (w, b - c))
 
 
 PATTERNS = [fold_batchnorm_into_conv, fold_batchnorm_into_gemm, fold_pad_into_conv,

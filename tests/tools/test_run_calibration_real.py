@@ -6,14 +6,13 @@ from __future__ import annotations
 import sys
 
 import pytest
-from tool_case import REPO, cli
-
 from kiln.calibration.table import read_table
 from kiln.compiler.module_io import read_module
 from kiln.tools import model_transform, run_calibration
+from tool_case import REPO, cli
 
 sys.path.insert(0, str(REPO / "bench"))
-from realmodels import ModelUnavailable, real_model  # noqa: E402
+from realmodels import ModelUnavailable, real_model
 
 CASES = {  # name: (size, mean, scale)
     "yolov8n": (320, "0,0,0", "0.0039216,0.0039216,0.0039216"),
