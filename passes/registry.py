@@ -15,6 +15,7 @@ PASSES: dict[str, str] = {
     "dce": "dce:DeadCodeElimination",
     "fold-constants": "fold_constants:FoldConstants",
     "fuse-ops": "fuse_ops:FuseOps",
+    "import-calibration": "import_calibration:ImportCalibration",
     "mark-shape-ops": "mark_shape_ops:MarkShapeOps",
     "test-fail": "testing:TestFail",
     "test-break-ir": "testing:TestBreakIR",

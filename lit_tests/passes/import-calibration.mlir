@@ -1,0 +1,24 @@
+// RUN: %kiln-opt %s -p "import-calibration{table=%inputs/small_cali_table}" | filecheck %s --check-prefix=SYM
+// RUN: %kiln-opt %s -p "import-calibration{table=%inputs/small_cali_table,asymmetric=true}" | filecheck %s --check-prefix=ASYM
+// Only types change: the interpreter computes the same numbers.
+// RUN: %kiln-opt %s -p "import-calibration{table=%inputs/small_cali_table}" --check-each > /dev/null
+// RUN: not %kiln-opt %s -p "import-calibration{table=%inputs/other_cali_table}" 2>&1 | filecheck %s --check-prefix=OTHER
+// RUN: not %kiln-opt %s -p "import-calibration" 2>&1 | filecheck %s --check-prefix=NOTABLE
+
+// SYM: func.func @main(%x: tensor<1x1x4x4x!quant.calibrated<f32<-2.0:2.0>>>) -> tensor<1x32x!quant.calibrated<f32<-5.5:5.5>>>
+// SYM: top.conv {{.+}} -> tensor<1x2x4x4x!quant.calibrated<f32<-6.0:6.0>>> loc("conv")
+// SYM: top.relu {{.+}} -> tensor<1x2x4x4x!quant.calibrated<f32<-5.5:5.5>>> loc("relu")
+// A reshape passes its input's range on: no requantization across it.
+// SYM: top.reshape {{.+}} -> tensor<1x32x!quant.calibrated<f32<-5.5:5.5>>> loc("flat")
+// ASYM: func.func @main(%x: tensor<1x1x4x4x!quant.calibrated<f32<-1.5:2.0>>>)
+// ASYM: -> tensor<1x2x4x4x!quant.calibrated<f32<0.0:6.0>>> loc("relu")
+// OTHER: kiln-opt: error: {{.+}}other_cali_table:5: unknown layer 'convv'
+// NOTABLE: kiln-opt: error: pass 'import-calibration' failed (passes run before it: none):
+// NOTABLE-NEXT: import-calibration needs table=PATH
+func.func @main(%x: tensor<1x1x4x4xf32>) -> tensor<1x32xf32> {
+  %w = top.constant {value = dense<[[[[1.0]]], [[[-2.0]]]]> : tensor<2x1x1x1xf32>} : tensor<2x1x1x1xf32>
+  %c = top.conv %x, %w {strides = [1, 1], pads = [0, 0, 0, 0], dilations = [1, 1]} : (tensor<1x1x4x4xf32>, tensor<2x1x1x1xf32>) -> tensor<1x2x4x4xf32> loc("conv")
+  %r = top.relu %c : (tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32> loc("relu")
+  %f = top.reshape %r {shape = [1, 32]} : (tensor<1x2x4x4xf32>) -> tensor<1x32xf32> loc("flat")
+  return %f : tensor<1x32xf32>
+}

@@ -1,0 +1,82 @@
+"""`import-calibration{table=PATH,asymmetric=false}`: activation ranges into the types.
+
+Each tensor named in the calibration table gets the element type
+`!quant.calibrated<f32<lo:hi>>`: [-threshold, threshold] for symmetric targets (the
+default), the observed [min, max] with `asymmetric=true`. The function's arguments are
+annotated too. Ops that only move or select values (reshape, transpose, slice, concat of
+tensors with one range, max pooling, identity-like casts) pass their input's range on to a
+result the table does not name, so no requantization is needed across them. Tensors the
+table does not name (exact shape/mask computations, constants) keep their float type.
+
+A table written for another model is an error naming its first unknown layer; a relative
+table path is relative to the working directory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..compiler.ir import Module, Value
+from ..compiler.pass_manager import Pass, PassError
+from ..compiler.types import CalibratedType, TensorType
+
+# ops whose result holds only values of their first operand (so its range fits the result)
+RANGE_PRESERVING = {"top.reshape", "top.transpose", "top.slice", "top.max_pool",
+                    "top.global_max_pool", "top.depth_to_space", "top.space_to_depth",
+                    "top.expand", "top.tile", "top.gather", "top.gather_elements",
+                    "top.gather_nd", "top.topk_values", "top.reduce_max", "top.reduce_min"}
+
+
+def _calibrated(value: Value, lo: float, hi: float) -> bool:
+    t = value.type
+    if not isinstance(t, TensorType) or not t.expressed.is_float:
+        return False
+    value.type = t.with_element(CalibratedType(t.expressed, lo, hi))
+    return True
+
+
+def _range_of(value: Value) -> tuple[float, float] | None:
+    t = value.type
+    if isinstance(t, TensorType) and isinstance(t.element, CalibratedType):
+        return t.element.min, t.element.max
+    return None
+
+
+@dataclass(frozen=True)
+class ImportCalibration(Pass):
+    name = "import-calibration"
+    description = "put the calibration table's ranges into !quant.calibrated types"
+    table: str = ""
+    asymmetric: bool = False
+
+    def run(self, module: Module) -> None:
+        from ..calibration.table import read_table
+        from ..compiler.interpreter import input_names
+
+        if not self.table:
+            raise PassError("import-calibration needs table=PATH")
+        func = module.main
+        names = set(input_names(func)) | {op.loc for op in module.walk() if op.loc}
+        table = read_table(self.table, known_names=names)
+
+        def bounds(name: str) -> tuple[float, float]:
+            e = table[name]
+            return (e.min, e.max) if self.asymmetric else (-e.threshold, e.threshold)
+
+        for arg, name in zip(func.arguments, input_names(func)):
+            if name in table:
+                _calibrated(arg, *bounds(name))
+        for op in func.body:
+            if op.loc in table and len(op.results) == 1:
+                _calibrated(op.results[0], *bounds(op.loc))
+            elif op.name in RANGE_PRESERVING and op.operands and len(op.results) == 1:
+                rng = _range_of(op.operands[0])
+                if rng is not None:
+                    _calibrated(op.results[0], *rng)
+            elif op.name == "top.concat" and len(op.results) == 1:
+                ranges = {_range_of(v) for v in op.operands}
+                if len(ranges) == 1 and None not in ranges:
+                    _calibrated(op.results[0], *ranges.pop())
+        ret = func.return_op
+        if ret is not None:
+            func.result_types = [v.type for v in ret.operands]
