@@ -49,7 +49,13 @@ def batch_norm(
         _per_channel(p, x, n, "batch_norm")
         for p, n in ((scale, "scale"), (bias, "bias"), (mean, "mean"), (var, "var"))
     )
-    out = (x.astype(np.float64) - m) * (s / np.sqrt(v + epsilon)) + b
+    # The per-channel affine form in float64, applied in the input's precision: computing the
+    # whole tensor in float64 costs a third of ResNet-50's inference for no visible accuracy.
+    a = s.astype(np.float64) / np.sqrt(v.astype(np.float64) + epsilon)
+    c = b.astype(np.float64) - m.astype(np.float64) * a
+    work = np.float32 if x.dtype == np.float16 else x.dtype
+    out = x.astype(work) * a.astype(work)
+    out += c.astype(work)
     return out.astype(x.dtype, copy=False)
 
 

@@ -367,6 +367,10 @@ def import_model(model: onnx.ModelProto, options: ImportOptions, source: str = "
             raise ImportFailure(f"{where}: {type(e).__name__}: {e}") from e
         for name, ref in zip(node.output, produced):
             if name:
+                if not ref.static and any(ref is r for r in inputs):
+                    # a pass-through (Identity): its own ref, so freeing the input's example
+                    # array after its last use does not empty this one too
+                    ref = TensorRef(name, ref.array, ref.value)
                 refs[name] = ref
         for x in node.input:
             if not x:

@@ -11,7 +11,7 @@ from ...dialects import top
 from ...kernels import activation as act
 from ...kernels.shape import normalize_axis
 from .importer import ImportContext, TensorRef
-from .ops_math import f32_attr
+from .ops_math import f32_attr, same_tensor
 from .registry import onnx_op
 
 _SIMPLE = {"HardSwish": top.HardSwishOp, "Tanh": top.TanhOp, "Softplus": top.SoftplusOp,
@@ -78,7 +78,7 @@ def clip(ctx: ImportContext, node: onnx.NodeProto, x: TensorRef, min_input=None,
     if max is not None:
         hi = f32_attr(max)
     if lo is None and hi is None:
-        return x  # no bound: the identity
+        return same_tensor(ctx, x)  # no bound: the identity
     return ctx.emit(top.ClipOp, [x], min=lo, max=hi)
 
 

@@ -36,7 +36,17 @@ _BINARY = {"Add": top.AddOp, "Sub": top.SubOp, "Mul": top.MulOp, "Div": top.DivO
 
 
 @onnx_op(*_BINARY)
-def binary(ctx, node, a, b):
+def binary(ctx, node, a, b, *, broadcast=0, axis=None):
+    """Opsets 1-6: broadcast=1 lets B broadcast to A, aligned from `axis` (default trailing)."""
+    if ctx.opset < 7 and broadcast and axis is not None:
+        axis = axis + len(a.shape) if axis < 0 else axis
+        trailing = len(a.shape) - axis - len(b.shape)
+        if trailing < 0:
+            raise ValueError(f"{node.op_type}: B of shape {b.shape} does not fit A of shape "
+                             f"{a.shape} from axis {axis}")
+        if trailing:
+            b = ctx.emit(top.ReshapeOp, [b], loc=ctx.sub_loc("b"),
+                         shape=tuple(b.shape) + (1,) * trailing)
     return ctx.emit(_BINARY[node.op_type], [a, b])
 
 

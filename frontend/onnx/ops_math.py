@@ -22,6 +22,15 @@ def f32_attr(value: float) -> float:
     return float(str(np.float32(value)))
 
 
+def same_tensor(ctx: ImportContext, ref: TensorRef) -> TensorRef:
+    """The current node's output as `ref` itself (Identity-like builders). A new TensorRef for
+    the same value: the importer empties the example array of an input's ref after its last
+    consumer, which must not empty the output's too when that is still to be used."""
+    if ref.static:
+        return ref
+    return TensorRef(ctx.out_name, ref.array, ref.value)
+
+
 _UNARY = {
     "Sqrt": top.SqrtOp, "Exp": top.ExpOp, "Log": top.LogOp, "Neg": top.NegOp,
     "Abs": top.AbsOp, "Reciprocal": top.ReciprocalOp, "Floor": top.FloorOp,
@@ -63,7 +72,7 @@ def _chain(ctx: ImportContext, node: onnx.NodeProto, op_class: type,
     if not inputs or any(x is None for x in inputs):
         raise ValueError(f"{node.op_type} needs one or more inputs, none of them empty")
     ordered = sorted(inputs, key=lambda r: not r.static)  # stable: static ones first
-    acc = ordered[0]
+    acc = same_tensor(ctx, ordered[0]) if len(ordered) == 1 else ordered[0]
     for i, ref in enumerate(ordered[1:], start=1):
         loc = last_loc if i == len(ordered) - 1 else ctx.sub_loc(str(i))
         acc = ctx.emit(op_class, [acc, ref], loc=loc)
@@ -87,7 +96,7 @@ def sum_(ctx: ImportContext, node: onnx.NodeProto, *inputs: TensorRef | None) ->
 def mean(ctx: ImportContext, node: onnx.NodeProto, *inputs: TensorRef | None) -> TensorRef:
     """The Sum chain, then one top.div by the number of inputs (float types only, as ONNX)."""
     if inputs and len(inputs) == 1 and inputs[0] is not None:
-        return inputs[0]
+        return same_tensor(ctx, inputs[0])
     total = _chain(ctx, node, top.AddOp, inputs, last_loc=ctx.sub_loc("sum"))
     if np.dtype(total.dtype).kind != "f":
         raise ValueError(f"Mean of {total.dtype} inputs is not supported (ONNX: floats only)")

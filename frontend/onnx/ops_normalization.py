@@ -14,7 +14,7 @@ import onnx
 from ...dialects import top
 from ...kernels.shape import normalize_axis
 from .importer import ImportContext, TensorRef
-from .ops_math import f32_attr
+from .ops_math import f32_attr, same_tensor
 from .registry import onnx_op
 
 
@@ -86,8 +86,10 @@ def dropout(ctx: ImportContext, node: onnx.NodeProto, x: TensorRef,
             consumed_inputs=None) -> list[TensorRef]:
     """The identity: a model is imported for inference. Only opset 12's explicit
     `training_mode` input set to true with a non-zero ratio (random dropping) is refused; the
-    old `is_test` attribute is ignored, as every inference runtime does. The mask output, when
-    used, is all ones (bool from opset 10, the input's type before)."""
+    old `is_test` attribute is ignored (an opset-6 graph is read as an inference graph). The
+    mask output, when used, is all ones (bool from opset 10, the input's type before): nothing
+    was dropped, as ONNX's reference says (onnxruntime's opset 7 and 10 kernels give all zeros
+    instead)."""
     if training_mode is not None and bool(np.asarray(
             ctx.static(training_mode, "Dropout's training_mode")).reshape(-1)[0]):
         rate = 0.5 if ratio_input is None else float(
@@ -95,9 +97,7 @@ def dropout(ctx: ImportContext, node: onnx.NodeProto, x: TensorRef,
         if rate != 0.0:
             raise ValueError(f"Dropout in training mode (training_mode=1, ratio={rate}) drops "
                              f"at random: not supported (inference only)")
-    # A new ref for the same tensor: the importer drops the example array of the input ref
-    # after its last consumer, which must not empty the output too.
-    outputs = [TensorRef(node.output[0], x.array, None if x.static else x.value)]
+    outputs = [same_tensor(ctx, x)]
     if ctx.output_used(1):
         mask_dtype = np.bool_ if ctx.opset >= 10 else x.dtype
         outputs.append(ctx.constant(np.ones(x.shape, mask_dtype), name=node.output[1]))

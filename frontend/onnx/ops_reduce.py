@@ -13,6 +13,7 @@ import onnx
 from ...dialects import top
 from ...kernels.shape import normalize_axes, normalize_axis
 from .importer import ImportContext, TensorRef
+from .ops_math import same_tensor
 from .registry import onnx_op
 
 _REDUCE = {
@@ -38,7 +39,7 @@ def reduce(ctx: ImportContext, node: onnx.NodeProto, x: TensorRef,
     if not axes:
         if noop_with_empty_axes:
             if node.op_type in _IDENTITY_WHEN_EMPTY:
-                return x
+                return same_tensor(ctx, x)
             normalized: tuple[int, ...] = ()
         else:
             normalized = tuple(range(rank))

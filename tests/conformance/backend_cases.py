@@ -21,6 +21,8 @@ import kiln.dialects  # noqa: F401
 import numpy as np
 import onnx
 from kiln.compiler.interpreter import run_module
+from kiln.compiler.text.parser import parse_module
+from kiln.compiler.text.printer import print_module
 from kiln.compiler.verifier import verify_module
 from kiln.frontend.onnx.importer import ImportOptions, import_model
 from onnx import numpy_helper
@@ -102,8 +104,9 @@ def load_case(case: BackendCase) -> tuple[onnx.ModelProto, list[tuple[dict, list
 
 
 def run_case(case: BackendCase) -> None:
-    """Import (with the data set's inputs as example data), verify, run and compare every
-    data set; AssertionError on a mismatch, ImportFailure etc. when kiln cannot do it."""
+    """Import (with the data set's inputs as example data), verify, check that the printed IR
+    parses back to the same text, run and compare every data set; AssertionError on a
+    mismatch, ImportFailure etc. when kiln cannot do it."""
     model, data_sets = load_case(case)
     for feeds, want in data_sets:
         options = ImportOptions(example_inputs=feeds,
@@ -111,6 +114,8 @@ def run_case(case: BackendCase) -> None:
                                 model_name=case.name)
         module = import_model(model, options, source=case.id)
         verify_module(module)
+        text = print_module(module)
+        assert print_module(parse_module(text)) == text, "print/parse round trip differs"
         got = run_module(module, feeds)
         names = [o.name for o in model.graph.output]
         assert len(want) == len(names), (case.id, len(want), names)

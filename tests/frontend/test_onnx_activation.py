@@ -222,3 +222,52 @@ def test_prelu_slope_must_broadcast_to_input():
 """
     with pytest.raises(VerifyError, match=r"slope shape \(2,\) does not broadcast"):
         verify_module(parse_module(text))
+
+
+def run_kiln(model, feeds):
+    """Import, verify, print/parse round trip and run: for opsets onnxruntime cannot run."""
+    module = import_model(model, ImportOptions(example_inputs=feeds))
+    verify_module(module)
+    text = print_module(module)
+    assert print_module(parse_module(text)) == text
+    return module, run_module(module, feeds)
+
+
+def test_prelu_opset6_slope_is_per_channel():
+    """Before opset 7 a 1-D slope of C values applies along dimension 1 (PyTorch's meaning);
+    onnxruntime has no opset-6 PRelu, so numpy is the oracle."""
+    x, slope = f32(2, 3, 4, 5), rng.random(3).astype(np.float32)
+    model = make_model([helper.make_node("PRelu", ["x", "s"], ["y"])], {"x": x}, ["y"],
+                       {"s": slope}, opset=6)
+    module, got = run_kiln(model, {"x": x})
+    want = np.where(x >= 0, x, x * slope.reshape(3, 1, 1))
+    np.testing.assert_allclose(got["y"], want, rtol=1e-6)
+    assert only_op(module, "top.prelu").slope.type.shape == (3, 1, 1)
+
+
+def test_prelu_opset7_slope_aligns_trailing_dimensions():
+    """From opset 7 the same (3,) slope broadcasts numpy-style, along the last dimension."""
+    check_node("PRelu", {"x": f32(2, 3, 3)}, initializers={"s": rng.random(3).astype(np.float32)},
+               opset=7)
+
+
+@pytest.mark.parametrize("opset", [9, 13, 21])
+@pytest.mark.parametrize("attrs", [{}, {"bias": 1.5, "lambd": 1.5}, {"lambd": 0.0, "bias": -2.0}])
+def test_shrink(opset, attrs):
+    module = check_node("Shrink", {"x": f32(3, 7)}, attrs, opset=opset)
+    op = only_op(module, "top.shrink")
+    assert (op.bias, op.lambd) == (attrs.get("bias", 0.0), attrs.get("lambd", 0.5))
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.float16])
+def test_shrink_other_types(dtype):
+    x = np.arange(-6, 6).astype(dtype)
+    check_node("Shrink", {"x": x}, {"bias": 1.5, "lambd": 1.5}, opset=13)
+
+
+def test_shrink_rejects_bool_in_the_verifier():
+    text = ("func.func @f(%x: tensor<3xbool>) -> tensor<3xbool> {\n"
+            "  %0 = top.shrink %x : (tensor<3xbool>) -> tensor<3xbool>\n"
+            "  return %0 : tensor<3xbool>\n}\n")
+    with pytest.raises(VerifyError, match="operand must be numeric, got bool"):
+        verify_module(parse_module(text))

@@ -93,6 +93,49 @@ def test_min_max_integer_and_opsets():
     check_node("Min", {"a": f32(3, 4), "b": f32(3, 4)}, opset=11)
 
 
+@pytest.mark.parametrize("opset", [6, 8, 13, 21])
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_sum_variadic(opset, n):
+    shapes = [(2, 3, 4), (3, 1), (4,), (1, 1, 4)][:n]
+    if opset < 8:  # multidirectional broadcasting came with opset 8
+        shapes = [(2, 3, 4)] * n
+    module = check_node("Sum", {f"x{i}": f32(*s) for i, s in enumerate(shapes)}, opset=opset)
+    assert op_names(module).count("top.add") == n - 1
+
+
+@pytest.mark.parametrize("opset", [6, 8, 13])
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_mean_variadic(opset, n):
+    shapes = [(2, 3, 4), (3, 1), (4,)][:n] if opset >= 8 else [(2, 3, 4)] * n
+    module = check_node("Mean", {f"x{i}": f32(*s) for i, s in enumerate(shapes)}, opset=opset)
+    names = op_names(module)
+    assert names.count("top.add") == n - 1 and names.count("top.div") == (n > 1)
+
+
+def test_sum_mean_float16_and_float64():
+    check_node("Sum", {"a": f32(3, 4).astype(np.float64), "b": f32(4).astype(np.float64)},
+               opset=13)
+    check_node("Mean", {"a": f32(3, 4).astype(np.float16), "b": f32(4).astype(np.float16)},
+               opset=13, rtol=1e-3, atol=1e-3)
+
+
+def test_sum_mean_static_inputs_fold_first():
+    module = check_node("Sum", {"x": f32(2, 4)}, initializers={"c1": f32(4), "c2": f32(1, 4)},
+                        order=["c1", "x", "c2"])
+    assert op_names(module) == ["top.constant", "top.add", "func.return"]
+    module = check_node("Mean", {"x": f32(2, 4)}, initializers={"c1": f32(4), "c2": f32(1, 4)},
+                        order=["c1", "x", "c2"])
+    assert op_names(module) == ["top.constant", "top.add", "top.constant", "top.div",
+                                "func.return"]
+
+
+def test_mean_of_integers_is_rejected():
+    model = make_model([helper.make_node("Mean", ["a", "b"], ["y"], name="m")],
+                       {"a": ints(3), "b": ints(3)}, ["y"])
+    with pytest.raises(ImportFailure, match=r"Mean of int64 inputs is not supported"):
+        import_model(model, ImportOptions())
+
+
 @pytest.mark.parametrize("fmod", [0, 1])
 @pytest.mark.parametrize("dtype", [np.int32, np.int64])
 def test_mod_integer(fmod, dtype):
@@ -191,3 +234,19 @@ def test_static_math_folds():
                                                 "one": np.array(1, np.float32)})
     module = check_model(model, {"x": x})
     assert op_names(module) == ["top.constant", "top.mul", "func.return"]
+
+
+@pytest.mark.parametrize("node", [
+    helper.make_node("Sum", ["x"], ["t"]), helper.make_node("Mean", ["x"], ["t"]),
+    helper.make_node("Max", ["x"], ["t"]), helper.make_node("Clip", ["x"], ["t"]),
+    helper.make_node("ReduceMax", ["x"], ["t"], noop_with_empty_axes=1),
+    helper.make_node("Dropout", ["x"], ["t"]),
+], ids=lambda n: n.op_type)
+def test_pass_through_output_keeps_its_data(node):
+    """A builder whose output is its input: a later consumer of the output still gets the
+    example data after the input's last use."""
+    x = f32(2, 3)
+    model = make_model([node, helper.make_node("Relu", ["t"], ["y"])], {"x": x}, ["y"],
+                       opset=18)
+    module = check_model(model, {"x": x})
+    assert op_names(module) == ["top.relu", "func.return"]

@@ -306,6 +306,19 @@ def test_gemm_linear_layer_opset11_dynamic_b():
     check_node("Gemm", {"a": f32(2, 6), "b": f32(6, 3)}, {"alpha": 1.5}, opset=11)
 
 
+@pytest.mark.parametrize("broadcast, c_shape", [(1, (5,)), (1, (1, 5)), (0, (3, 5))])
+def test_gemm_opset6_broadcast_attribute(broadcast, c_shape):
+    """Opset 6 (PyTorch's old nn.Linear export) says whether C broadcasts; onnxruntime has no
+    opset-6 Gemm, so numpy is the oracle."""
+    a, b, c = f32(3, 4), f32(5, 4), f32(*c_shape)
+    model = make_model([helper.make_node("Gemm", ["a", "b", "c"], ["y"], transB=1,
+                                         broadcast=broadcast, alpha=0.5)],
+                       {"a": a}, ["y"], {"b": b, "c": c}, opset=6)
+    module = import_model(model, ImportOptions(example_inputs={"a": a}))
+    np.testing.assert_allclose(run_module(module, {"a": a})["y"], 0.5 * a @ b.T + c, rtol=1e-5,
+                               atol=1e-6)
+
+
 def test_gemm_rank_error():
     msg = import_error("Gemm", {"a": f32(2, 3, 4)}, initializers={"b": f32(4, 5)})
     assert "Gemm needs 2-D A and B, got (2, 3, 4) and (4, 5)" in msg

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from kiln.compiler.interpreter import run_module
 from kiln.compiler.opdef import VerifyError
 from kiln.compiler.text.parser import parse_module
 from kiln.compiler.verifier import verify_module
@@ -64,6 +65,131 @@ def test_static_batch_norm_folds():
                                                 "b": p["bias"], "m": p["mean"], "v": p["var"]})
     module = check_model(model, {"x": x})
     assert op_names(module) == ["top.constant", "top.add", "func.return"]
+
+
+def _bn_model(opset, x, **attrs):
+    p = bn_params(x.shape[1])
+    nodes = [helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], name="bn",
+                              **attrs)]
+    return make_model(nodes, {"x": x}, ["y"], {"s": p["scale"], "b": p["bias"],
+                                               "m": p["mean"], "v": p["var"]}, opset), p
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (2, 3, 4, 4)])
+def test_batch_norm_opset6_is_test(shape):
+    """Opset 6 (PyTorch's old exports): is_test=1 is inference. onnxruntime has no opset-6
+    BatchNormalization, so numpy is the oracle."""
+    x = f32(*shape)
+    model, p = _bn_model(6, x, is_test=1, epsilon=1e-3, momentum=0.2)
+    module = import_model(model, ImportOptions(example_inputs={"x": x}))
+    verify_module(module)
+    per_c = (-1,) + (1,) * (x.ndim - 2)
+    want = ((x - p["mean"].reshape(per_c)) / np.sqrt(p["var"].reshape(per_c) + 1e-3)
+            * p["scale"].reshape(per_c) + p["bias"].reshape(per_c))
+    np.testing.assert_allclose(run_module(module, {"x": x})["y"], want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("opset", [6, 7])
+def test_batch_norm_legacy_training_forms_are_rejected(opset):
+    model, _ = _bn_model(opset, f32(2, 3, 4, 4), spatial=0, **({"is_test": 1} if opset == 6
+                                                                 else {}))
+    with pytest.raises(ImportFailure, match="spatial=0"):
+        import_model(model, ImportOptions())
+    model, _ = _bn_model(6, f32(2, 3, 4))  # is_test defaults to 0: training mode
+    with pytest.raises(ImportFailure, match=r"training mode \(is_test=0"):
+        import_model(model, ImportOptions())
+
+
+@pytest.mark.parametrize("attrs", [{"spatial": 1}, {}])
+def test_batch_norm_opset7_spatial(attrs):
+    check_node("BatchNormalization", {"x": f32(2, 3, 5)}, attrs, initializers=bn_params(3),
+               opset=7)
+
+
+def test_batch_norm_spatial0_on_nc_input_is_per_channel():
+    check_node("BatchNormalization", {"x": f32(4, 3)}, {"spatial": 0},
+               initializers=bn_params(3), opset=7)
+
+
+# -- LRN ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("opset", [1, 13])
+@pytest.mark.parametrize("attrs", [{"size": 3}, {"size": 5, "alpha": 0.001, "beta": 0.5,
+                                                  "bias": 2.0}, {"size": 1}])
+def test_lrn(opset, attrs):
+    module = check_node("LRN", {"x": f32(2, 7, 4, 3) * 4}, attrs, opset=opset)
+    op = module.main.body.last.prev
+    assert op.name == "top.lrn" and op.size == attrs["size"]
+    assert (op.alpha, op.beta, op.bias) == (attrs.get("alpha", 1e-4), attrs.get("beta", 0.75),
+                                            attrs.get("bias", 1.0))
+
+
+def test_lrn_verifier():
+    with pytest.raises(VerifyError, match="size must be >= 1, got 0"):
+        _verify("top.lrn %x {size = 0} : (tensor<1x3x2xf32>) -> tensor<1x3x2xf32>",
+                "%x: tensor<1x3x2xf32>", "tensor<1x3x2xf32>")
+    with pytest.raises(VerifyError, match="rank >= 2"):
+        _verify("top.lrn %x {size = 3} : (tensor<3xf32>) -> tensor<3xf32>",
+                "%x: tensor<3xf32>", "tensor<3xf32>")
+
+
+# -- Dropout -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("opset", [7, 10, 12, 13, 21])
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_dropout_is_identity(opset, with_mask):
+    """The output is the input (then used by a Relu: the output must keep its data once the
+    input's last consumer is done), the mask all ones (bool from opset 10)."""
+    x = f32(2, 3, 4)
+    outputs = ["d", "mask"] if with_mask else ["d"]
+    nodes = [helper.make_node("Dropout", ["x"], outputs, ratio=0.3) if opset < 12
+             else helper.make_node("Dropout", ["x"], outputs),
+             helper.make_node("Relu", ["d"], ["y"])]
+    model = make_model(nodes, {"x": x}, ["y", *outputs[1:]], opset=opset)
+    if with_mask and opset < 12:
+        # onnxruntime's opset 7 and 10 kernels return an all-zero mask; ONNX's reference
+        # (and onnxruntime from opset 12) an all-ones one: nothing was dropped.
+        module = import_model(model, ImportOptions(example_inputs={"x": x}))
+        got = run_module(module, {"x": x})
+        np.testing.assert_array_equal(got["y"], np.maximum(x, 0))
+        assert got["mask"].dtype == (np.bool_ if opset >= 10 else np.float32)
+        assert got["mask"].shape == x.shape and np.all(got["mask"])
+        return
+    module = check_model(model, {"x": x})
+    assert "top.relu" in op_names(module) and len(op_names(module)) <= 3
+
+
+@pytest.mark.parametrize("ratio", [None, 0.0, 0.5])
+def test_dropout_inference_mode_inputs(ratio):
+    """Opset 12+: ratio and training_mode are inputs; training_mode=False is inference."""
+    inits = {"t": np.array(False)}
+    order = ["x", "", "t"]
+    if ratio is not None:
+        inits["r"] = np.array(ratio, np.float32)
+        order[1] = "r"
+    module = check_node("Dropout", {"x": f32(3, 4)}, initializers=inits, order=order, opset=13)
+    assert op_names(module) == ["func.return"]
+
+
+def test_dropout_training_mode():
+    x = f32(3, 4)
+    inits = {"r": np.array(0.0, np.float32), "t": np.array(True)}
+    check_node("Dropout", {"x": x}, initializers=inits, order=["x", "r", "t"], opset=13)
+    model = make_model([helper.make_node("Dropout", ["x", "r", "t"], ["y"], name="drop")],
+                       {"x": x}, ["y"], {"r": np.array(0.5, np.float32), "t": np.array(True)},
+                       opset=13)
+    with pytest.raises(ImportFailure, match=r"training mode \(training_mode=1, ratio=0.5\)"):
+        import_model(model, ImportOptions())
+    model = make_model([helper.make_node("Dropout", ["x", "", "t"], ["y"], name="drop")],
+                       {"x": x, "t": np.array(True)}, ["y"], opset=13)
+    with pytest.raises(ImportFailure, match=r"training_mode .* must be computable"):
+        import_model(model, ImportOptions())
+
+
+def test_dropout_opset6_is_test_is_identity():
+    x = f32(2, 5)
+    model = make_model([helper.make_node("Dropout", ["x"], ["y"], is_test=1, ratio=0.2)],
+                       {"x": x}, ["y"], opset=6)
+    module = import_model(model, ImportOptions())
+    np.testing.assert_array_equal(run_module(module, {"x": x})["y"], x)
 
 
 # -- LayerNormalization ------------------------------------------------------------------------

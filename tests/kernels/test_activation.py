@@ -218,3 +218,22 @@ def test_gelu_negative_tail_has_no_cancellation():
     x = np.array([-6.0, -8.0, -10.0], np.float64)
     want = np.array([0.5 * v * math.erfc(-v / math.sqrt(2)) for v in x])
     np.testing.assert_allclose(A.gelu(x), want, rtol=1e-10)
+
+
+@pytest.mark.parametrize("attrs", [{}, {"bias": 1.5, "lambd": 1.5}, {"bias": -0.5, "lambd": 0.0},
+                                   {"lambd": 2.0}])
+def test_shrink_float(attrs):
+    got = A.shrink(GRID, **attrs)
+    close(got, ort("Shrink", [GRID], attrs, opset=13))
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.uint8, np.float64])
+def test_shrink_other_types(dtype):
+    """Integers truncate toward zero (a C++ cast), as onnxruntime computes them."""
+    lo = 0 if np.dtype(dtype).kind == "u" else -9
+    x = np.arange(lo, 10).astype(dtype)
+    attrs = {"bias": 1.5, "lambd": 1.5}
+    got = A.shrink(x, **attrs)
+    want = ort("Shrink", [x], attrs, opset=13)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from kiln.kernels import normalization as N
@@ -101,3 +103,47 @@ def test_lp_normalization(axis, p):
     close(got, ort("LpNormalization", [x], {"axis": axis, "p": p}))
     with pytest.raises(ValueError, match="p must"):
         N.lp_normalization(x, p=3)
+
+
+def lrn_by_the_spec(x: np.ndarray, size: int, alpha: float, beta: float,
+                    bias: float) -> np.ndarray:
+    """The ONNX LRN formula, one channel at a time, in float64. (onnx's own reference
+    evaluator loops over the batch instead of the channels, so it is no oracle.)"""
+    x64 = x.astype(np.float64)
+    out = np.empty_like(x64)
+    channels = x.shape[1]
+    for c in range(channels):
+        lo = max(0, c - (size - 1) // 2)
+        hi = min(channels - 1, c + math.ceil((size - 1) / 2))
+        square_sum = np.sum(x64[:, lo:hi + 1] ** 2, axis=1)
+        out[:, c] = x64[:, c] / (bias + alpha / size * square_sum) ** beta
+    return out.astype(x.dtype)
+
+
+@pytest.mark.parametrize("size", [1, 3, 5, 7])
+def test_lrn(size):
+    x = rand((2, 6, 4, 5), scale=2.0)
+    attrs = {"size": size, "alpha": 0.05, "beta": 0.75, "bias": 2.0}
+    got = N.lrn(x, size=size, alpha=0.05, beta=0.75, bias=2.0)
+    close(got, ort("LRN", [x], attrs, opset=13))
+
+
+@pytest.mark.parametrize("size", [2, 3, 4])
+@pytest.mark.parametrize("shape", [(1, 5, 3), (1, 3, 2, 2, 2), (2, 6, 3, 3)])
+def test_lrn_even_sizes_and_other_ranks(shape, size):
+    """onnxruntime takes 4-D inputs and odd sizes only: the formula is the oracle here (the
+    window is c - floor((size-1)/2) .. c + ceil((size-1)/2))."""
+    x = rand(shape, scale=2.0)
+    attrs = {"size": size, "alpha": 0.05, "beta": 0.75, "bias": 2.0}
+    close(N.lrn(x, **attrs), lrn_by_the_spec(x, **attrs))
+    if len(shape) == 4 and size % 2:
+        close(lrn_by_the_spec(x, **attrs), ort("LRN", [x], attrs, opset=13))
+
+
+def test_lrn_defaults_and_errors():
+    x = rand((1, 8, 3, 3), scale=10.0)
+    close(N.lrn(x, size=5), ort("LRN", [x], {"size": 5}, opset=13))
+    with pytest.raises(ValueError, match="size must be >= 1"):
+        N.lrn(x, size=0)
+    with pytest.raises(ValueError, match="rank >= 2"):
+        N.lrn(np.zeros(3, np.float32), size=3)

@@ -48,5 +48,9 @@ func.func @softmax(%x: tensor<2x3x4xf16>, %i: tensor<5xi32>) -> (tensor<2x3x4xf1
   %1 = top.log_softmax %0 {axis = 0} : (tensor<2x3x4xf16>) -> tensor<2x3x4xf16>
   // CHECK-NEXT: top.clip %i {min = -3, max = 7} : (tensor<5xi32>) -> tensor<5xi32>
   %2 = top.clip %i {min = -3, max = 7} : (tensor<5xi32>) -> tensor<5xi32>
-  return %1, %2 : tensor<2x3x4xf16>, tensor<5xi32>
+  // CHECK-NEXT: top.shrink %{{.+}} {bias = 1.5, lambd = 1.5} : (tensor<2x3x4xf16>) -> tensor<2x3x4xf16>
+  %3 = top.shrink %1 {bias = 1.5, lambd = 1.5} : (tensor<2x3x4xf16>) -> tensor<2x3x4xf16>
+  // CHECK-NEXT: top.shrink %{{.+}} : (tensor<5xi32>) -> tensor<5xi32>
+  %4 = top.shrink %2 : (tensor<5xi32>) -> tensor<5xi32>
+  return %3, %4 : tensor<2x3x4xf16>, tensor<5xi32>
 }

@@ -15,5 +15,9 @@ func.func @norms(%x: tensor<1x3x4x4xf32>, %c: tensor<3xf32>, %g: tensor<4xf32>) 
   %3 = top.layer_normalization %2, %g {axis = 2} : (tensor<1x3x4x4xf32>, tensor<4xf32>) -> tensor<1x3x4x4xf32>
   // CHECK-NEXT: top.lp_normalization %[[LN2]] {axis = 1, p = 1} : (tensor<1x3x4x4xf32>) -> tensor<1x3x4x4xf32>
   %4 = top.lp_normalization %3 {axis = 1, p = 1} : (tensor<1x3x4x4xf32>) -> tensor<1x3x4x4xf32>
-  return %4 : tensor<1x3x4x4xf32>
+  // CHECK-NEXT: %[[LRN:.+]] = top.lrn %{{.+}} {size = 5, alpha = 0.0001, beta = 0.75, bias = 2.0} : (tensor<1x3x4x4xf32>) -> tensor<1x3x4x4xf32> loc("norm1")
+  %5 = top.lrn %4 {size = 5, alpha = 0.0001, beta = 0.75, bias = 2.0} : (tensor<1x3x4x4xf32>) -> tensor<1x3x4x4xf32> loc("norm1")
+  // CHECK-NEXT: top.lrn %[[LRN]] {size = 2} : (tensor<1x3x4x4xf32>) -> tensor<1x3x4x4xf32>
+  %6 = top.lrn %5 {size = 2} : (tensor<1x3x4x4xf32>) -> tensor<1x3x4x4xf32>
+  return %6 : tensor<1x3x4x4xf32>
 }
