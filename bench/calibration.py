@@ -158,8 +158,11 @@ def measure(child: str, model: str, n: int, work: Path) -> dict:
     cmd = [sys.executable, __file__, "--child", child, "--model", model, "--images", str(n),
            "--work", str(work)]
     done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+    if done.returncode in (-9, 137):
+        return {"error": "killed by the kernel: out of memory (the machine has 24 GiB)"}
     if done.returncode != 0:
-        return {"error": done.stderr.strip().splitlines()[-1:]}
+        lines = [ln for ln in done.stderr.strip().splitlines() if "Removing initializer" not in ln]
+        return {"error": lines[-1:]}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
