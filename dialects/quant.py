@@ -6,6 +6,8 @@ when they requantize), used everywhere a real value becomes an integer.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -40,3 +42,85 @@ def fake_quant_symmetric(x: np.ndarray, threshold: float | np.ndarray, bits: int
     lo, hi = qrange(bits)
     q = np.clip(round_half_away(x.astype(np.float64) / scale), lo, hi)
     return (q * scale).astype(x.dtype)
+
+
+# -- fixed-point requantization ----------------------------------------------------------------
+# A real factor M is stored as an int32 `multiplier` in [2^30, 2^31) (a Q31 number in [0.5, 1))
+# and a `shift`: M = multiplier * 2^-(31 + shift). requantize() multiplies in int64 and shifts
+# right by (31 + shift), rounding half away from zero, the one rounding mode of this module.
+
+MIN_SHIFT = -31   # total shift 31 + shift >= 0: the largest factor is just below 2^31
+MAX_SHIFT = 32    # total shift <= 63; smaller factors are stored as multiplier 0 (see below)
+ACC_LIMIT = 1 << 32  # |acc| must stay below this so that acc * multiplier fits in int64
+
+
+def quantize_multiplier(real: float) -> tuple[int, int]:
+    """(multiplier, shift) with real ~= multiplier * 2^-(31 + shift), as gemmlowp/TFLite do.
+
+    `multiplier` is in [2^30, 2^31) and rounded half away from zero from the exact binary
+    mantissa of `real`, so the relative error is at most 2^-31. `real` must be in (0, 2^31);
+    a value that rounds up to 2^31 is clamped to multiplier 2^31 - 1, shift -31.
+
+    Tiny values: when real < 2^-33, `acc * real` is below 0.5 in magnitude for every
+    accumulator requantize() accepts (|acc| < 2^32), so the exact rounded result is 0; such a
+    factor is returned as (0, 0), and requantize() then yields just the output zero point.
+    """
+    real = float(real)
+    if not (0.0 < real < float(1 << 31)):
+        raise ValueError(f"requantization factor must be in (0, 2^31), got {real}")
+    mantissa, exp = math.frexp(real)  # real = mantissa * 2^exp, mantissa in [0.5, 1)
+    if exp < -MAX_SHIFT:
+        return 0, 0
+    q = math.floor(mantissa * (1 << 31) + 0.5)  # exact: the product is a float with 53 bits
+    if q == 1 << 31:
+        q >>= 1
+        exp += 1
+    shift = -exp
+    if shift < MIN_SHIFT:
+        return (1 << 31) - 1, MIN_SHIFT
+    if shift > MAX_SHIFT:
+        return 0, 0
+    return int(q), int(shift)
+
+
+def quantize_multipliers(reals) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """quantize_multiplier() of each value: (multipliers, shifts) as tuples of ints."""
+    pairs = [quantize_multiplier(float(r)) for r in np.ravel(np.asarray(reals, np.float64))]
+    return tuple(m for m, _ in pairs), tuple(s for _, s in pairs)
+
+
+def rounding_right_shift(x: np.ndarray, total: np.ndarray | int) -> np.ndarray:
+    """x / 2^total rounded half away from zero, exactly, in int64 (total in [0, 63])."""
+    x = np.asarray(x, dtype=np.int64)
+    total = np.asarray(total, dtype=np.int64)
+    mag = np.abs(x)
+    floor = mag >> total
+    half_bit = (mag >> np.maximum(total - 1, 0)) & 1
+    mag = floor + np.where(total > 0, half_bit, 0)
+    return np.where(x < 0, -mag, mag)
+
+
+def requantize(acc: np.ndarray, multiplier, shift, zp_out: int, qmin: int,
+               qmax: int) -> np.ndarray:
+    """clamp(round(acc * multiplier * 2^-(31 + shift)) + zp_out, qmin, qmax) as int64.
+
+    The one requantization of kiln: every integer kernel calls it. `multiplier` and `shift`
+    broadcast against `acc` (reshape per-channel arrays along their axis first). The product is
+    formed in int64 and shifted right by 31 + shift with rounding half away from zero; no float
+    is involved. Raises ValueError when |acc| >= 2^32 (the product could overflow int64) or
+    a multiplier/shift is out of range.
+    """
+    acc = np.asarray(acc)
+    if acc.dtype.kind not in "iu":
+        raise ValueError(f"requantize takes an integer accumulator, got {acc.dtype}")
+    acc = acc.astype(np.int64)
+    m = np.asarray(multiplier, dtype=np.int64)
+    s = np.asarray(shift, dtype=np.int64)
+    if m.size and (m.min() < 0 or m.max() >= (1 << 31)):
+        raise ValueError("requantize multipliers must be in [0, 2^31)")
+    if s.size and (s.min() < MIN_SHIFT or s.max() > MAX_SHIFT):
+        raise ValueError(f"requantize shifts must be in [{MIN_SHIFT}, {MAX_SHIFT}]")
+    if acc.size and int(np.abs(acc).max()) >= ACC_LIMIT:
+        raise ValueError("requantize accumulator magnitude must be below 2^32")
+    out = rounding_right_shift(acc * m, 31 + s) + int(zp_out)
+    return np.clip(out, int(qmin), int(qmax))

@@ -1,5 +1,6 @@
 """run_calibration on the real models: every method's table for YOLOv8n and PP-OCRv4
-detection is produced from photo crops and reads back (few samples, to stay quick in CI)."""
+detection is produced from drawn test pictures (shapes, gradients, text) and reads back (few
+samples, to stay quick in CI; bench/calibration.py uses real photos)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from kiln.tools import model_transform, run_calibration
 from tool_case import REPO, cli
 
 sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(REPO / "tests" / "conformance"))
 from realmodels import ModelUnavailable, real_model
+from synthetic_image import synthetic_image
 
 CASES = {  # name: (size, mean, scale)
     "yolov8n": (320, "0,0,0", "0.0039216,0.0039216,0.0039216"),
@@ -23,15 +26,16 @@ CASES = {  # name: (size, mean, scale)
 @pytest.mark.realmodel
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_every_method_on_real_model(name, tmp_path, capsys):
-    pytest.importorskip("skimage")
     try:
         onnx_path = real_model(name)
     except ModelUnavailable as e:
         pytest.skip(f"model wheel not available here: {e}")
-    from photos import photo_crops, save_crops
+    from PIL import Image
 
     size, mean, scale = CASES[name]
-    save_crops(photo_crops(4, size, seed=1), tmp_path / "imgs")
+    (tmp_path / "imgs").mkdir()
+    for i in range(4):
+        Image.fromarray(synthetic_image(size, size, seed=i)).save(tmp_path / "imgs" / f"{i}.png")
     mlir = tmp_path / f"{name}.mlir"
     assert model_transform.run(["--model_name", name, "--model_def", str(onnx_path),
                                 "--input_shapes", f"[[1,3,{size},{size}]]", "--mean", mean,
