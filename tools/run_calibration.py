@@ -5,7 +5,8 @@ quantization, TPU-MLIR style.
         [-o NAME_cali_table] [--qtable NAME_qtable]
         [--cali_method kl|mse|max|percentile9999|aciq_gauss|aciq_laplace]
         [--histogram_bin_num 2048] [--search search_threshold] [--inference_num 30]
-        [--tune_num N] [--we] [--bc] [--bc_inference_num 30] [--seed 0] [--debug_log]
+        [--tune_num N] [--we] [--bc] [--bc_inference_num 30] [--processor TARGET]
+        [--seed 0] [--debug_log]
 
 Every sample runs once through the float model in kiln's interpreter; each activation updates
 its streamed statistics (exact min/max, moments, a 2048-bin histogram of |x|) and is dropped,
@@ -50,6 +51,9 @@ def build_arg_parser() -> ArgParser:
     ap.add_argument("--we", action="store_true", help="cross-layer weight equalization")
     ap.add_argument("--bc", action="store_true", help="bias correction")
     ap.add_argument("--bc_inference_num", type=int, default=30)
+    ap.add_argument("--processor", "--target", dest="processor", default="int8-sym",
+                    help="target (compiler/targets/*.toml, or a .toml path): its default "
+                         "activation bit width is what thresholds are computed for")
     ap.add_argument("--seed", type=int, default=0, help="sample choice")
     ap.add_argument("--debug_log", action="store_true",
                     help="write NAME_cali_table.log with every tensor's statistics")
@@ -95,16 +99,16 @@ def thresholds_for(collector, method: str, bits: int = 8) -> dict[str, float]:
     return {name: float(fn(collector[name], bits=bits)) for name in collector.names()}
 
 
-def search_threshold(module, collector, samples: list, methods=SEARCH_METHODS):
-    """Each method's table judged by the simulated int8 network's output cosine to float."""
+def search_threshold(module, collector, samples: list, methods=SEARCH_METHODS, bits: int = 8):
+    """Each method's table judged by the simulated network's output cosine to float."""
     from ..calibration.simulate import QuantSimulator, output_cosine
     from ..compiler.interpreter import run_function
 
     float_outputs = [run_function(module.main, s, weights=module.weights)[0] for s in samples]
     scores = {}
     for method in methods:
-        th = thresholds_for(collector, method)
-        sim = QuantSimulator(module, th)
+        th = thresholds_for(collector, method, bits)
+        sim = QuantSimulator(module, th, bits=bits)
         scores[method] = output_cosine(float_outputs, [sim.run(s) for s in samples])
         _log(f"search_threshold: {method:15s} output cosine {scores[method]:.6f}")
     best = max(methods, key=lambda m: (scores[m], -methods.index(m)))
@@ -144,12 +148,14 @@ def main(argv: list[str]) -> int:
     from ..calibration.exclusion import analyze_exact
     from ..calibration.qtable import write_qtable
     from ..calibration.table import CalibrationTable, write_table
+    from ..compiler.target import load_target
     from ..data.dataset import load_dataset
 
     if args.histogram_bin_num < 16:
         raise UsageError("--histogram_bin_num must be at least 16")
     if args.input_num is not None and args.input_num < 1:
         raise UsageError("--input_num must be at least 1")
+    bits = load_target(args.processor).default_activation_bits
     table_path, qtable_path = _default_paths(args)
     if not Path(args.mlir).is_file():
         raise UsageError(f"{args.mlir}: no such file")
@@ -179,13 +185,14 @@ def main(argv: list[str]) -> int:
     if args.search:
         n = args.tune_num or args.inference_num
         samples = list(dataset.take(n))
-        method, _ = search_threshold(module, collector, samples)
+        method, _ = search_threshold(module, collector, samples, bits=bits)
         _log(f"search_threshold: keeping {method}")
-    thresholds = thresholds_for(collector, method)
+    thresholds = thresholds_for(collector, method, bits)
 
     if args.bc:
         from ..calibration.bias_correction import correct_biases
-        fixed = correct_biases(module, thresholds, dataset.take(args.bc_inference_num))
+        fixed = correct_biases(module, thresholds, dataset.take(args.bc_inference_num),
+                               bits=bits)
         _log(f"bias correction: {len(fixed)} conv(s) corrected")
         replacement = replacement or bool(fixed)
 
@@ -208,7 +215,7 @@ def main(argv: list[str]) -> int:
     write_qtable(qtable_path, {}, [loc for loc in analysis.shape_layers()
                                    if not any(c.isspace() for c in loc)])
     if args.debug_log:
-        tables = {m: thresholds_for(collector, m) for m in SEARCH_METHODS}
+        tables = {m: thresholds_for(collector, m, bits) for m in SEARCH_METHODS}
         _debug_log(table_path.with_name(table_path.name + ".log"), collector, tables)
     _log(f"wrote {table_path} ({len(table)} tensors, method {method}) and {qtable_path} "
          f"({len(analysis.shape_layers())} shape layer(s)) in {time.perf_counter() - start:.1f} s")

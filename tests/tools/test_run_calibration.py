@@ -183,3 +183,15 @@ def test_console_script(tiny, tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert Path(tmp_path / "c_cali_table").is_file()
+
+
+def test_processor_selects_the_bit_width(tiny, tmp_path, capsys):
+    """feature12 computes the same statistics for 8-bit features by default; a bad name is
+    one message naming the known targets."""
+    out = tmp_path / "p_cali_table"
+    code, _, err = calibrate(capsys, tiny / "tiny.mlir", "--dataset", tiny / "imgs",
+                             "--input_num", "4", "--processor", "feature12", "-o", out)
+    assert code == 0, err
+    code, _, err = calibrate(capsys, tiny / "tiny.mlir", "--dataset", tiny / "imgs",
+                             "--processor", "bm1684x")
+    assert_usage_error(code, err, PROG, "unknown target 'bm1684x'", "int8-sym")
