@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import re
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from ..types import (
     UniformPerAxisType,
     UniformType,
 )
+from .fast_tokens import BuildError, Names, fast_op_types, simple_attr_dict
 
 _GRAMMAR = Path(__file__).with_name("grammar.lark")
 
@@ -56,16 +56,6 @@ class ParseError(UserError):
                 if self.column is not None:
                     out += "\n" + " " * (self.column - 1) + "^"
         return out
-
-
-class _BuildError(Exception):
-    """Raised inside builder callbacks; turned into a ParseError with the source attached."""
-
-    def __init__(self, message: str, token: Token | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.line = getattr(token, "line", None)
-        self.column = getattr(token, "column", None)
 
 
 _UNESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
@@ -103,7 +93,7 @@ def _tensor_dims(text: str, tok: Token) -> tuple[int, ...]:
     try:
         return tuple(-1 if p == "?" else int(p) for p in parts)
     except ValueError:
-        raise _BuildError(f"bad tensor shape '{text}'", tok) from None
+        raise BuildError(f"bad tensor shape '{text}'", tok) from None
 
 
 class _Builder(Transformer):
@@ -130,7 +120,7 @@ class _Builder(Transformer):
         try:
             return TensorType(_tensor_dims(tok[7:], tok), element)
         except ValueError as e:
-            raise _BuildError(str(e), tok) from None
+            raise BuildError(str(e), tok) from None
 
     def none_type(self, c):
         return NoneType()
@@ -138,7 +128,7 @@ class _Builder(Transformer):
     def alias_type(self, c):
         tok = c[0]
         if tok not in self.aliases:
-            raise _BuildError(f"undefined type alias {tok}", tok)
+            raise BuildError(f"undefined type alias {tok}", tok)
         return self.aliases[tok]
 
     def calibrated_type(self, c):
@@ -157,7 +147,7 @@ class _Builder(Transformer):
         if all(z is None for z in zps):
             zero_points = None
         elif any(z is None for z in zps):
-            raise _BuildError("per-axis type: give a zero point for every scale or none", axis)
+            raise BuildError("per-axis type: give a zero point for every scale or none", axis)
         else:
             zero_points = tuple(zps)
         return self._make(UniformPerAxisType, storage, _scalar(storage), _scalar(expressed),
@@ -171,7 +161,7 @@ class _Builder(Transformer):
         try:
             return cls(*args)
         except ValueError as e:
-            raise _BuildError(str(e), tok) from None
+            raise BuildError(str(e), tok) from None
 
     def number(self, c):
         return _number(c[0])
@@ -197,7 +187,7 @@ class _Builder(Transformer):
     def alias_def(self, c):
         name, type_ = c
         if name in self.aliases:
-            raise _BuildError(f"type alias {name} is defined twice", name)
+            raise BuildError(f"type alias {name} is defined twice", name)
         self.aliases[name] = type_
 
     # -- attributes ---------------------------------------------------------------------------
@@ -209,12 +199,12 @@ class _Builder(Transformer):
             key_tok, value = entry
             key = unquote(key_tok) if key_tok.type == "STRING" else str(key_tok)
             if key in out:
-                raise _BuildError(f"attribute '{key}' is given twice", key_tok)
+                raise BuildError(f"attribute '{key}' is given twice", key_tok)
             out[key] = value
         return out
 
     def simple_attr_dict(self, c):
-        return dict(_simple_attr_dict(str(c[0]).lstrip()))
+        return dict(simple_attr_dict(str(c[0]).lstrip()))
 
     def attr_entry(self, c):
         return (c[0], c[1])
@@ -256,7 +246,7 @@ class _Builder(Transformer):
     def dense_attr(self, c):
         tok, literal, type_ = c
         if not isinstance(type_, TensorType) or not isinstance(type_.element, ScalarType):
-            raise _BuildError(f"dense constant needs a tensor type with a plain element type, "
+            raise BuildError(f"dense constant needs a tensor type with a plain element type, "
                               f"got {_show(type_)}", tok)
         try:
             data = np.array(literal, dtype=np.float64 if type_.scalar.is_float else None)
@@ -264,7 +254,7 @@ class _Builder(Transformer):
                 raise ValueError("a bool dense constant holds true/false")
             return DenseAttr(data, type_)
         except (ValueError, TypeError, OverflowError) as e:
-            raise _BuildError(f"bad dense constant for {type_.shape}: {e}", tok) from None
+            raise BuildError(f"bad dense constant for {type_.shape}: {e}", tok) from None
 
     def dense_scalar(self, c):
         return c[0]
@@ -306,7 +296,7 @@ class _Builder(Transformer):
         names = [a[0] for a in args]
         for i, tok in enumerate(names):
             if tok in names[:i]:
-                raise _BuildError(f"argument {tok} is defined twice", tok)
+                raise BuildError(f"argument {tok} is defined twice", tok)
         func = Function(sym.name, [a[1] for a in args], results or [],
                         [_hint(a[0]) for a in args], attrs or {},
                         [a[2] or {} for a in args])
@@ -323,7 +313,7 @@ class _Builder(Transformer):
         modules = [x for x in items if isinstance(x, Module)]
         if modules:
             if len(items) > 1:
-                raise _BuildError("a file holds one module, or functions without a module, "
+                raise BuildError("a file holds one module, or functions without a module, "
                                   "not both", modules[0].head_token)
             return modules[0]
         module = Module()
@@ -331,7 +321,7 @@ class _Builder(Transformer):
             module.add_function(f)
         return module
 
-    def _operands(self, names: _Names | None) -> list[Value]:
+    def _operands(self, names: Names | None) -> list[Value]:
         if not names:
             return []
         values = self.values
@@ -339,7 +329,7 @@ class _Builder(Transformer):
             return [values[name] for name in names]
         except KeyError as e:
             name = e.args[0]
-            raise _BuildError(f"use of undefined value {name}", names.token_of(name)) from None
+            raise BuildError(f"use of undefined value {name}", names.token_of(name)) from None
 
     def _finish_op(self, name: str, name_tok: Token, result_toks, operand_toks, attrs, types,
                    loc_tok, symbol: SymbolRef | None = None,
@@ -356,32 +346,32 @@ class _Builder(Transformer):
         elif not result_toks and cls is not None and cls.TERMINATOR:
             in_types, out_types = types, []
         else:
-            raise _BuildError(f"'{name}' needs a function type `(operand types) -> results` "
+            raise BuildError(f"'{name}' needs a function type `(operand types) -> results` "
                               f"after ':'", name_tok)
         if len(in_types) != len(operands):
-            raise _BuildError(f"'{name}' has {len(operands)} operands but its type lists "
+            raise BuildError(f"'{name}' has {len(operands)} operands but its type lists "
                               f"{len(in_types)}", name_tok)
         for i, (value, declared) in enumerate(zip(operands, in_types)):
             if value.type != declared:
                 operand = operand_toks[i]
-                raise _BuildError(f"operand {operand} of '{name}' has type {_show(value.type)} "
+                raise BuildError(f"operand {operand} of '{name}' has type {_show(value.type)} "
                                   f"but the op's type says {_show(declared)}",
                                   operand_toks.token_of(operand))
         if len(out_types) != len(result_toks):
-            raise _BuildError(f"'{name}' defines {len(result_toks)} results but its type lists "
+            raise BuildError(f"'{name}' defines {len(result_toks)} results but its type lists "
                               f"{len(out_types)}", name_tok)
         attrs = attrs or {}
         if symbol is not None:
             sym_attr = getattr(cls, "SYMBOL_ATTR", None)
             if cls is None or sym_attr is None:
-                raise _BuildError(f"'{name}' does not take a symbol after its name", name_tok)
+                raise BuildError(f"'{name}' does not take a symbol after its name", name_tok)
             attrs = {sym_attr: symbol, **attrs}
         loc = unquote(loc_tok.lstrip()[4:-1]) if loc_tok is not None else None
         op = Operation.create(name, operands, out_types, attrs, loc)
         op.line = name_tok.line
         for res_name, result in zip(result_toks, op.results):
             if res_name in self.values:
-                raise _BuildError(f"value {res_name} is defined twice",
+                raise BuildError(f"value {res_name} is defined twice",
                                   result_toks.token_of(res_name))
             self.values[res_name] = result
             if not res_name[1:].isdigit():
@@ -396,10 +386,10 @@ class _Builder(Transformer):
             line = tok.line + lead.count("\n")
             column = len(lead) - lead.rfind("\n") if "\n" in lead else tok.column + len(lead)
             tok = Token("RESULTS_EQ", tok.strip().rstrip(" ="), line=line, column=column)
-        return _Names(tok, tok)
+        return Names(tok, tok)
 
     def operands(self, c):
-        return _Names(c[0], c[0])
+        return Names(c[0], c[0])
 
     def op_tail(self, c):
         return c[0], c[1]  # (types, LOC token or None)
@@ -418,7 +408,7 @@ class _Builder(Transformer):
         results, head, attrs, (types, loc) = c
         space = head.index(" ")
         name = Token("OP_NAME", head[:space], line=head.line, column=head.column)
-        operands = _Names(head, head[space + 1:])
+        operands = Names(head, head[space + 1:])
         return self._finish_op(str(name), name, results, operands, attrs, types, loc)
 
     def generic_op(self, c):
@@ -428,67 +418,11 @@ class _Builder(Transformer):
     def return_op(self, c):
         tok, operands, types, loc = c
         if isinstance(types, FunctionType):
-            raise _BuildError("'return' lists its operand types after ':', not a function type",
+            raise BuildError("'return' lists its operand types after ':', not a function type",
                               tok)
         return self._finish_op("func.return", tok, None, operands, None,
                                types if types is not None else [], loc,
                                types_are_operands=True)
-
-
-class _Names(list):
-    """The value names of one RESULTS_EQ / VALUE_LIST token, with the token for messages."""
-
-    def __init__(self, tok: Token, text: str) -> None:
-        super().__init__(part.strip() for part in text.split(","))
-        self.tok = tok
-
-    def token_of(self, name: str) -> Token:
-        """A token pointing at `name` inside the list, for an error message."""
-        offset = max(str(self.tok).find(name), 0)
-        return Token("VALUE_ID", name, line=self.tok.line, column=self.tok.column + offset)
-
-
-@functools.lru_cache(maxsize=4096)
-def _fast_op_types(text: str) -> FunctionType | list:
-    """`: (T, T) -> T`, `: (T) -> (T, T)` or `: T, T` (the FAST_OP_TYPES token)."""
-    text = text[2:]
-    if not text.startswith("("):
-        return [_type_text(t) for t in _split_top_level(text)]
-    close = _matching_paren(text)
-    outs = text[close + 5:]
-    if outs.startswith("("):
-        outs = outs[1:-1]
-    return FunctionType(tuple(_type_text(t) for t in _split_top_level(text[1:close])),
-                        tuple(_type_text(t) for t in _split_top_level(outs)))
-
-
-def _matching_paren(text: str) -> int:
-    depth = 0
-    for i, ch in enumerate(text):
-        if ch in "(<{":
-            depth += 1
-        elif ch in ")>}":
-            depth -= 1
-            if depth == 0:
-                return i
-    raise _BuildError(f"unbalanced function type {text}")
-
-
-def _split_top_level(text: str) -> list[str]:
-    """Split `T1, T2` at the commas outside any <...> or {...}."""
-    if not text:
-        return []
-    parts, depth, start = [], 0, 0
-    for i, ch in enumerate(text):
-        if ch in "<{":
-            depth += 1
-        elif ch in ">}":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(text[start:i].strip())
-            start = i + 1
-    parts.append(text[start:].strip())
-    return parts
 
 
 @functools.lru_cache(maxsize=4096)
@@ -497,28 +431,11 @@ def _type_text(text: str):
     return _PARSER.parse(text, start="type_only")
 
 
-_SIMPLE_ENTRY = re.compile(r'([A-Za-z_][A-Za-z0-9_$.]*) = ("[^"]*"|\[[^\]]*\]|[^,}]+)')
 
 
 @functools.lru_cache(maxsize=4096)
-def _simple_attr_dict(text: str) -> tuple:
-    """`{k = 1, s = [1, 2], f = 0.5, t = "x"}` (the fast path) as a tuple of (key, value)."""
-    out = []
-    for key, raw in _SIMPLE_ENTRY.findall(text):
-        if raw.startswith("["):
-            value = tuple(int(x) for x in raw[1:-1].split(","))
-        elif raw.startswith('"'):
-            value = raw[1:-1]
-        elif raw in ("true", "false"):
-            value = raw == "true"
-        elif any(ch in raw for ch in ".eEn"):  # a float, inf or nan
-            value = float(raw)
-        else:
-            value = int(raw)
-        out.append((key, value))
-    if len({k for k, _ in out}) != len(out):
-        raise _BuildError(f"an attribute is given twice in {text}")
-    return tuple(out)
+def _fast_op_types(text: str):
+    return fast_op_types(text, _type_text)
 
 
 def _show(t) -> str:
@@ -590,7 +507,7 @@ def parse_module(text: str, source: str | None = None) -> Module:
     gc.disable()  # parsing makes many small objects and no cycles worth collecting
     try:
         module = parser.parse(text, start="start")
-    except _BuildError as e:
+    except BuildError as e:
         raise _error(e.message, e.line, e.column, source, text) from None
     except lark.exceptions.UnexpectedToken as e:
         got = "end of input" if e.token.type == "$END" else f"'{e.token}'"
@@ -605,7 +522,7 @@ def parse_module(text: str, source: str | None = None) -> Module:
                      None, None, source, text) from None
     except lark.exceptions.VisitError as e:  # a builder callback failed
         inner = e.orig_exc
-        if isinstance(inner, _BuildError):
+        if isinstance(inner, BuildError):
             raise _error(inner.message, inner.line, inner.column, source, text) from None
         raise
     finally:
