@@ -10,6 +10,7 @@ from ..compiler.pass_manager import Pass, PassManager, PipelineError, build_pass
 
 # name -> "module:Class" inside kiln.passes; the module file is the name in snake_case.
 PASSES: dict[str, str] = {
+    "apply-qtable": "apply_qtable:ApplyQTable",
     "canonicalize": "canonicalize:Canonicalize",
     "cse": "cse:CommonSubexpressionElimination",
     "dce": "dce:DeadCodeElimination",
