@@ -12,11 +12,13 @@ from ..compiler.pass_manager import Pass, PassManager, PipelineError, build_pass
 PASSES: dict[str, str] = {
     "apply-qtable": "apply_qtable:ApplyQTable",
     "canonicalize": "canonicalize:Canonicalize",
+    "codegen": "codegen:Codegen",
     "cse": "cse:CommonSubexpressionElimination",
     "dce": "dce:DeadCodeElimination",
     "fold-constants": "fold_constants:FoldConstants",
     "fuse-ops": "fuse_ops:FuseOps",
     "import-calibration": "import_calibration:ImportCalibration",
+    "lower-to-npu": "lower_to_npu:LowerToNpu",
     "mark-shape-ops": "mark_shape_ops:MarkShapeOps",
     "test-fail": "testing:TestFail",
     "test-break-ir": "testing:TestBreakIR",

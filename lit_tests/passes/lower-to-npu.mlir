@@ -1,0 +1,39 @@
+// New weights need a file beside the output, hence -o.
+// RUN: %kiln-opt %s -p "lower-to-npu{target=int8-sym}" -o %t.mlir && filecheck %s < %t.mlir
+// The result reads back, verifies and runs in the interpreter.
+// RUN: %kiln-opt %t.mlir --check-each > /dev/null
+// RUN: not %kiln-opt %s -p "lower-to-npu{target=uint8-affine}" 2>&1 | filecheck %s --check-prefix=TARGET
+
+// The input stays f32 and is quantized right after it (scale 2/127).
+// CHECK: func.func @main(%x: tensor<1x1x4x4xf32>) -> (tensor<1x2x4x4xf32>, tensor<1x4x2x4xf32>)
+// CHECK: %[[Q:.+]] = npu.cast %x : (tensor<1x1x4x4xf32>) -> tensor<1x1x4x4x!quant.uniform<i8:f32, 0.015748031>> loc("x_quantize")
+// Weights: per-channel symmetric i8 (absmax / 127), bias i32 at in_scale * w_scale.
+// CHECK: %[[W:.+]] = top.weight @conv_filter_i8 : tensor<2x1x1x1x!quant.uniform<i8:f32:0, {0.007874016, 0.015748031}>>
+// CHECK: %[[B:.+]] = top.weight @conv_bias_i32 : tensor<2xi32>
+// CHECK: %[[C:.+]] = npu.conv2d %[[Q]], %[[W]], %[[B]] {{.+}} -> tensor<1x2x4x4x!quant.uniform<i8:f32, 0.047244094>> loc("conv")
+// CHECK: %[[R:.+]] = npu.lut %[[C]] {{.+}} loc("relu")
+// CHECK: %[[A:.+]] = npu.add %[[R]], %[[C]] {{.+}} loc("add")
+// CHECK: %[[T:.+]] = top.transpose %[[A]] {perm = [0, 2, 1, 3]} : (tensor<1x2x4x4x!quant.uniform<i8:f32, 0.07874016>>) -> tensor<1x4x2x4x!quant.uniform<i8:f32, 0.07874016>> loc("tr")
+// CHECK: %[[S:.+]] = top.slice %[[T]] {{.+}} -> tensor<1x4x1x4x!quant.uniform<i8:f32, 0.07874016>> loc("sl")
+// CHECK: %[[K:.+]] = npu.concat %[[S]], %[[S]] {{.+}} loc("cat")
+// CHECK: npu.lut %[[K]] {{.+}} loc("sig")
+// A layer with no integer form stays float between casts.
+// CHECK: npu.cast {{.+}} -> tensor<1x2x4x4xf32> loc("add_dequantize")
+// CHECK: %[[M:.+]] = top.mul
+// CHECK-NOT: top.conv
+// Outputs are dequantized to f32.
+// CHECK: return %[[M]], %{{.+}} : tensor<1x2x4x4xf32>, tensor<1x4x2x4xf32>
+// TARGET: lower-to-npu supports symmetric int8 targets only
+func.func @main(%x: tensor<1x1x4x4x!quant.calibrated<f32<-2.0:2.0>>>) -> (tensor<1x2x4x4x!quant.calibrated<f32<-30.0:30.0>>>, tensor<1x4x2x4x!quant.calibrated<f32<-1.0:1.0>>>) {
+  %w = top.constant {value = dense<[[[[1.0]]], [[[-2.0]]]]> : tensor<2x1x1x1xf32>} : tensor<2x1x1x1xf32>
+  %b = top.constant {value = dense<[0.5, -0.25]> : tensor<2xf32>} : tensor<2xf32>
+  %c = top.conv %x, %w, %b {strides = [1, 1], pads = [0, 0, 0, 0], dilations = [1, 1]} : (tensor<1x1x4x4x!quant.calibrated<f32<-2.0:2.0>>>, tensor<2x1x1x1xf32>, tensor<2xf32>) -> tensor<1x2x4x4x!quant.calibrated<f32<-6.0:6.0>>> loc("conv")
+  %r = top.relu %c : (tensor<1x2x4x4x!quant.calibrated<f32<-6.0:6.0>>>) -> tensor<1x2x4x4x!quant.calibrated<f32<-6.0:6.0>>> loc("relu")
+  %a = top.add %r, %c : (tensor<1x2x4x4x!quant.calibrated<f32<-6.0:6.0>>>, tensor<1x2x4x4x!quant.calibrated<f32<-6.0:6.0>>>) -> tensor<1x2x4x4x!quant.calibrated<f32<-10.0:10.0>>> loc("add")
+  %t = top.transpose %a {perm = [0, 2, 1, 3]} : (tensor<1x2x4x4x!quant.calibrated<f32<-10.0:10.0>>>) -> tensor<1x4x2x4x!quant.calibrated<f32<-10.0:10.0>>> loc("tr")
+  %s = top.slice %t {starts = [0, 0, 0, 0], ends = [1, 4, 1, 4], steps = [1, 1, 1, 1]} : (tensor<1x4x2x4x!quant.calibrated<f32<-10.0:10.0>>>) -> tensor<1x4x1x4x!quant.calibrated<f32<-10.0:10.0>>> loc("sl")
+  %k = top.concat %s, %s {axis = 2} : (tensor<1x4x1x4x!quant.calibrated<f32<-10.0:10.0>>>, tensor<1x4x1x4x!quant.calibrated<f32<-10.0:10.0>>>) -> tensor<1x4x2x4x!quant.calibrated<f32<-10.0:10.0>>> loc("cat")
+  %g = top.sigmoid %k : (tensor<1x4x2x4x!quant.calibrated<f32<-10.0:10.0>>>) -> tensor<1x4x2x4x!quant.calibrated<f32<-1.0:1.0>>> loc("sig")
+  %m = top.mul %a, %a : (tensor<1x2x4x4x!quant.calibrated<f32<-10.0:10.0>>>, tensor<1x2x4x4x!quant.calibrated<f32<-10.0:10.0>>>) -> tensor<1x2x4x4x!quant.calibrated<f32<-30.0:30.0>>> loc("mul")
+  return %m, %g : tensor<1x2x4x4x!quant.calibrated<f32<-30.0:30.0>>>, tensor<1x4x2x4x!quant.calibrated<f32<-1.0:1.0>>>
+}

@@ -1,0 +1,1 @@
+"""Pattern helpers of the lower-to-npu pass."""
