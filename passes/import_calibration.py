@@ -55,28 +55,36 @@ class ImportCalibration(Pass):
 
         if not self.table:
             raise PassError("import-calibration needs table=PATH")
-        func = module.main
-        names = set(input_names(func)) | {op.loc for op in module.walk() if op.loc}
+        names = {op.loc for op in module.walk() if op.loc}
+        for func in module.functions:
+            names |= set(input_names(func))
         table = read_table(self.table, known_names=names)
 
         def bounds(name: str) -> tuple[float, float]:
             e = table[name]
             return (e.min, e.max) if self.asymmetric else (-e.threshold, e.threshold)
 
-        for arg, name in zip(func.arguments, input_names(func)):
-            if name in table:
-                _calibrated(arg, *bounds(name))
-        for op in func.body:
-            if op.loc in table and len(op.results) == 1:
-                _calibrated(op.results[0], *bounds(op.loc))
-            elif op.name in RANGE_PRESERVING and op.operands and len(op.results) == 1:
-                rng = _range_of(op.operands[0])
-                if rng is not None:
-                    _calibrated(op.results[0], *rng)
-            elif op.name == "top.concat" and len(op.results) == 1:
-                ranges = {_range_of(v) for v in op.operands}
-                if len(ranges) == 1 and None not in ranges:
-                    _calibrated(op.results[0], *ranges.pop())
-        ret = func.return_op
-        if ret is not None:
-            func.result_types = [v.type for v in ret.operands]
+        for func in module.functions:
+            _annotate(func, table, bounds)
+
+
+def _annotate(func, table, bounds) -> None:
+    from ..compiler.interpreter import input_names
+
+    for arg, name in zip(func.arguments, input_names(func)):
+        if name in table:
+            _calibrated(arg, *bounds(name))
+    for op in func.body:
+        if op.loc in table and len(op.results) == 1:
+            _calibrated(op.results[0], *bounds(op.loc))
+        elif op.name in RANGE_PRESERVING and op.operands and len(op.results) == 1:
+            rng = _range_of(op.operands[0])
+            if rng is not None:
+                _calibrated(op.results[0], *rng)
+        elif op.name == "top.concat" and len(op.results) == 1:
+            ranges = {_range_of(v) for v in op.operands}
+            if len(ranges) == 1 and None not in ranges:
+                _calibrated(op.results[0], *ranges.pop())
+    ret = func.return_op
+    if ret is not None:
+        func.result_types = [v.type for v in ret.operands]

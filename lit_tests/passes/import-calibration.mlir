@@ -22,3 +22,15 @@ func.func @main(%x: tensor<1x1x4x4xf32>) -> tensor<1x32xf32> {
   %f = top.reshape %r {shape = [1, 32]} : (tensor<1x2x4x4xf32>) -> tensor<1x32xf32> loc("flat")
   return %f : tensor<1x32xf32>
 }
+
+// A pool and a gemm whose results have their own ranges still verify (the verifiers compare
+// the expressed element types, not the ranges).
+// SYM-LABEL: func.func @own_ranges
+// SYM: top.max_pool {{.+}} -> tensor<1x2x2x2x!quant.calibrated<f32<-5.0:5.0>>> loc("pool")
+// SYM: top.gemm {{.+}} -> tensor<1x2x!quant.calibrated<f32<-3.0:3.0>>> loc("fc")
+func.func @own_ranges(%x: tensor<1x2x4x4xf32>, %a: tensor<1x8xf32>) -> (tensor<1x2x2x2xf32>, tensor<1x2xf32>) {
+  %p = top.max_pool %x {kernel_shape = [2, 2], strides = [2, 2], pads = [0, 0, 0, 0], dilations = [1, 1]} : (tensor<1x2x4x4xf32>) -> tensor<1x2x2x2xf32> loc("pool")
+  %w = top.constant {value = dense<0.5> : tensor<8x2xf32>} : tensor<8x2xf32>
+  %g = top.gemm %a, %w : (tensor<1x8xf32>, tensor<8x2xf32>) -> tensor<1x2xf32> loc("fc")
+  return %p, %g : tensor<1x2x2x2xf32>, tensor<1x2xf32>
+}
