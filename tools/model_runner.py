@@ -91,7 +91,24 @@ def _open_mlir(path: Path) -> LoadedModel:
                        lambda feeds, every: run_interpreter(module, feeds, every))
 
 
-MODEL_KINDS: dict[str, Callable[[Path], LoadedModel]] = {".onnx": _open_onnx, ".mlir": _open_mlir}
+def _open_kmodel(path: Path) -> LoadedModel:
+    """A device model: the program it holds runs in the interpreter, so its outputs are the
+    ones of the IR it was generated from, bit for bit."""
+    from .. import dialects  # noqa: F401  (registers the ops)
+    from ..codegen import read_kmodel
+    from ..compiler.verifier import verify_module
+    from ..data.preprocess import input_specs
+
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    module = read_kmodel(path)
+    verify_module(module)
+    return LoadedModel("kmodel", path, input_specs(module.main),
+                       lambda feeds, every: run_interpreter(module, feeds, every))
+
+
+MODEL_KINDS: dict[str, Callable[[Path], LoadedModel]] = {
+    ".onnx": _open_onnx, ".mlir": _open_mlir, ".kmodel": _open_kmodel}
 
 
 def open_model(path: str | Path) -> LoadedModel:
