@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import numpy as np
-from tool_case import TINY_CNN, assert_usage_error, cli
-
 from kiln.codegen import write_kmodel
 from kiln.compiler.fileio import load_npz, save_npz
 from kiln.compiler.module_io import read_module
 from kiln.tools import model_runner, model_transform
+from tool_case import TINY_CNN, assert_usage_error, cli
 
 
 def test_kmodel_runs_bit_identical_to_its_ir(tmp_path, capsys):
