@@ -82,28 +82,16 @@ class DenseAttr:
 AttrValue = Any  # bool | int | float | str | tuple | SymbolRef | EnumAttr | DenseAttr | a type
 
 _TYPE_CLASSES = (TensorType, ScalarType, NoneType, FunctionType)
+_KINDS = ((bool, "bool"), (int, "int"), (float, "float"), (str, "string"), (tuple, "array"),
+          (SymbolRef, "symbol"), (EnumAttr, "enum"), (DenseAttr, "dense"),
+          (_TYPE_CLASSES, "type"))
 
 
 def attr_kind(value: AttrValue) -> str:
     """A short name of an attribute value's kind, used in verifier messages."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, tuple):
-        return "array"
-    if isinstance(value, SymbolRef):
-        return "symbol"
-    if isinstance(value, EnumAttr):
-        return "enum"
-    if isinstance(value, DenseAttr):
-        return "dense"
-    if isinstance(value, _TYPE_CLASSES):
-        return "type"
+    for classes, kind in _KINDS:  # bool before int: Python's bool is an int
+        if isinstance(value, classes):
+            return kind
     raise TypeError(f"not an attribute value: {value!r} ({type(value).__name__})")
 
 

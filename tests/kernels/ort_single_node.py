@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import onnx
-import onnxruntime as ort
+import onnxruntime as onnxrt
 from onnx import helper, numpy_helper
 
 __all__ = ["make_single_node_model", "run_node"]
@@ -104,14 +104,32 @@ def run_node(
         domain=domain,
         initializers=initializers,
     )
-    so = ort.SessionOptions()
+    so = onnxrt.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.log_severity_level = 3  # errors only: no deprecation / shape-inference chatter
     if not optimize:
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    sess = ort.InferenceSession(
+        so.graph_optimization_level = onnxrt.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = onnxrt.InferenceSession(
         model.SerializeToString(), so, providers=["CPUExecutionProvider"]
     )
     feeds = {inp.name: np.asarray(inputs[int(inp.name[1:])]) for inp in model.graph.input}
     return list(sess.run(None, feeds))
+
+
+def ort(op_type: str, inputs: list, attrs: dict | None = None, **kw) -> np.ndarray:
+    """The only output of a one-node onnxruntime model (trailing None inputs are dropped)."""
+    inputs = list(inputs)
+    while inputs and inputs[-1] is None:
+        inputs.pop()
+    return run_node(op_type, inputs, attrs, **kw)[0]
+
+
+def same(got: np.ndarray, want: np.ndarray) -> None:
+    """Exact for ints and bools, rtol 1e-4 / atol 1e-5 for floats; dtype and shape must match."""
+    assert got.dtype == want.dtype, (got.dtype, want.dtype)
+    assert got.shape == want.shape, (got.shape, want.shape)
+    if np.issubdtype(want.dtype, np.floating):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    else:
+        np.testing.assert_array_equal(got, want)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from kiln.kernels import elementwise as E
 from onnx import helper
-from ort_single_node import run_node
+from ort_single_node import ort, same
 
 RNG = np.random.default_rng(1)
 
@@ -20,22 +20,6 @@ BROADCAST = [
 ]
 
 
-def ort(op_type: str, inputs: list, attrs: dict | None = None, **kw) -> np.ndarray:
-    """The only output of a one-node onnxruntime model (trailing None inputs are dropped)."""
-    inputs = list(inputs)
-    while inputs and inputs[-1] is None:
-        inputs.pop()
-    return run_node(op_type, inputs, attrs, **kw)[0]
-
-
-def same(got: np.ndarray, want: np.ndarray) -> None:
-    """Exact for ints and bools, rtol 1e-4 / atol 1e-5 for floats; dtype and shape must match."""
-    assert got.dtype == want.dtype, (got.dtype, want.dtype)
-    assert got.shape == want.shape, (got.shape, want.shape)
-    if np.issubdtype(want.dtype, np.floating):
-        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
-    else:
-        np.testing.assert_array_equal(got, want)
 
 
 def rand(shape: tuple[int, ...], dtype: type = np.float32, nonzero: bool = False) -> np.ndarray:

@@ -7,17 +7,10 @@ import math
 import numpy as np
 import pytest
 from kiln.kernels import normalization as N
-from ort_single_node import run_node
+from ort_single_node import ort
 
 RNG = np.random.default_rng(2)
 
-
-def ort(op_type: str, inputs: list, attrs: dict | None = None, **kw) -> np.ndarray:
-    """The only output of a one-node onnxruntime model (trailing None inputs are dropped)."""
-    inputs = list(inputs)
-    while inputs and inputs[-1] is None:
-        inputs.pop()
-    return run_node(op_type, inputs, attrs, **kw)[0]
 
 
 def close(got: np.ndarray, want: np.ndarray) -> None:

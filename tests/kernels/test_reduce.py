@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from kiln.kernels import reduce as R
-from ort_single_node import run_node
+from ort_single_node import ort, same
 
 RNG = np.random.default_rng(3)
 
@@ -24,21 +24,6 @@ REDUCTIONS = [
 AXES = [None, (0,), (1,), (2,), (0, 2), (1, 2), (-1,), (-3, -1), (0, 1, 2)]
 
 
-def ort(op_type: str, inputs: list, attrs: dict | None = None, **kw) -> np.ndarray:
-    """The only output of a one-node onnxruntime model (trailing None inputs are dropped)."""
-    inputs = list(inputs)
-    while inputs and inputs[-1] is None:
-        inputs.pop()
-    return run_node(op_type, inputs, attrs, **kw)[0]
-
-
-def same(got: np.ndarray, want: np.ndarray) -> None:
-    assert got.dtype == want.dtype, (got.dtype, want.dtype)
-    assert got.shape == want.shape, (got.shape, want.shape)
-    if np.issubdtype(want.dtype, np.floating):
-        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
-    else:
-        np.testing.assert_array_equal(got, want)
 
 
 def ort_reduce(op: str, x: np.ndarray, axes, keepdims: bool) -> np.ndarray:

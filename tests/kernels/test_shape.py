@@ -7,7 +7,7 @@ import pytest
 from kiln.kernels import shape as S
 from onnx import numpy_helper
 from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
-from ort_single_node import run_node
+from ort_single_node import ort, run_node, same
 
 RNG = np.random.default_rng(4)
 
@@ -16,21 +16,6 @@ INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
 
 
-def ort(op_type: str, inputs: list, attrs: dict | None = None, **kw) -> np.ndarray:
-    """The only output of a one-node onnxruntime model (trailing None inputs are dropped)."""
-    inputs = list(inputs)
-    while inputs and inputs[-1] is None:
-        inputs.pop()
-    return run_node(op_type, inputs, attrs, **kw)[0]
-
-
-def same(got: np.ndarray, want: np.ndarray) -> None:
-    assert got.dtype == want.dtype, (got.dtype, want.dtype)
-    assert got.shape == want.shape, (got.shape, want.shape)
-    if np.issubdtype(want.dtype, np.floating):
-        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
-    else:
-        np.testing.assert_array_equal(got, want)
 
 
 def rand(shape: tuple[int, ...], dtype: type = np.float32) -> np.ndarray:
