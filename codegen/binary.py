@@ -35,6 +35,7 @@ class KModelError(UserError):
 SCALAR_CODES: dict[str, int] = {
     "f64": 0, "f32": 1, "f16": 2, "bf16": 3, "i4": 4, "u4": 5, "i8": 6, "u8": 7,
     "i16": 8, "u16": 9, "i32": 10, "u32": 11, "i64": 12, "bool": 13,
+    "i9": 14, "i10": 15, "i11": 16, "i12": 17,
 }
 _SCALAR_NAMES = {code: name for name, code in SCALAR_CODES.items()}
 

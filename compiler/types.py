@@ -76,6 +76,10 @@ _SCALAR_INFO: dict[str, tuple[str, int]] = {
     "u4": ("uint", 4),
     "i8": ("int", 8),
     "u8": ("uint", 8),
+    "i9": ("int", 9),
+    "i10": ("int", 10),
+    "i11": ("int", 11),
+    "i12": ("int", 12),
     "i16": ("int", 16),
     "u16": ("uint", 16),
     "i32": ("int", 32),
@@ -85,7 +89,8 @@ _SCALAR_INFO: dict[str, tuple[str, int]] = {
 }
 _NUMPY_NAMES = {
     "f64": "float64", "f32": "float32", "f16": "float16", "i4": "int8", "u4": "uint8",
-    "i8": "int8", "u8": "uint8", "i16": "int16", "u16": "uint16", "i32": "int32",
+    "i8": "int8", "u8": "uint8", "i9": "int16", "i10": "int16", "i11": "int16", "i12": "int16",
+    "i16": "int16", "u16": "uint16", "i32": "int32",
     "u32": "uint32", "i64": "int64", "bool": "bool",
 }
 SCALAR_NAMES: tuple[str, ...] = tuple(_SCALAR_INFO)
@@ -101,13 +106,16 @@ I64 = ScalarType("i64")
 BOOL = ScalarType("bool")
 
 
+_NARROW = ("i4", "u4", "i9", "i10", "i11", "i12")  # held in a wider numpy dtype
+
+
 def scalar_type_of(dtype: np.dtype) -> ScalarType:
     """The element type that holds a numpy dtype exactly."""
     dtype = np.dtype(dtype)
     if dtype.name == "bfloat16":
         return BF16
     for name, np_name in _NUMPY_NAMES.items():
-        if np_name == dtype.name and name not in ("i4", "u4"):
+        if np_name == dtype.name and name not in _NARROW:
             return ScalarType(name)
     raise ValueError(f"no kiln element type for numpy dtype {dtype}")
 

@@ -51,7 +51,8 @@ def fake_quant_symmetric(x: np.ndarray, threshold: float | np.ndarray, bits: int
 
 MIN_SHIFT = -31   # total shift 31 + shift >= 0: the largest factor is just below 2^31
 MAX_SHIFT = 32    # total shift <= 63; smaller factors are stored as multiplier 0 (see below)
-ACC_LIMIT = 1 << 32  # |acc| must stay below this so that acc * multiplier fits in int64
+ACC_LIMIT = 1 << 32  # below this, acc * multiplier fits in int64 (the fast path)
+WIDE_LIMIT = 1 << 47  # 16-bit paths: up to this, exact through a split multiplier
 
 
 def quantize_multiplier(real: float) -> tuple[int, int]:
@@ -120,7 +121,32 @@ def requantize(acc: np.ndarray, multiplier, shift, zp_out: int, qmin: int,
         raise ValueError("requantize multipliers must be in [0, 2^31)")
     if s.size and (s.min() < MIN_SHIFT or s.max() > MAX_SHIFT):
         raise ValueError(f"requantize shifts must be in [{MIN_SHIFT}, {MAX_SHIFT}]")
-    if acc.size and int(np.abs(acc).max()) >= ACC_LIMIT:
-        raise ValueError("requantize accumulator magnitude must be below 2^32")
-    out = rounding_right_shift(acc * m, 31 + s) + int(zp_out)
-    return np.clip(out, int(qmin), int(qmax))
+    peak = int(np.abs(acc).max()) if acc.size else 0
+    if peak >= WIDE_LIMIT:
+        raise ValueError("requantize accumulator magnitude must be below 2^47")
+    if peak < ACC_LIMIT:
+        out = rounding_right_shift(acc * m, 31 + s)
+    else:
+        out = _wide_round_shift(acc, m, 31 + s)
+    return np.clip(out + int(zp_out), int(qmin), int(qmax))
+
+
+def _wide_round_shift(acc: np.ndarray, m: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """round_half_away(acc * m / 2^total) for |acc| < 2^47, exactly, in int64: the product
+    (up to 2^78) is formed as h * 2^16 + l from the two 16-bit halves of the multiplier. The
+    same numbers as rounding_right_shift(acc * m, total) where that does not overflow."""
+    mag = np.abs(acc)
+    m = np.asarray(m, np.int64)
+    total = np.asarray(total, np.int64)
+    p_lo = mag * (m & 0xFFFF)                   # < 2^63
+    h = mag * (m >> 16) + (p_lo >> 16)          # product = h * 2^16 + l, h < 2^62
+    low = p_lo & 0xFFFF
+    big = total >= 16
+    hs = np.maximum(total - 16, 0)
+    floor_big = h >> hs
+    half_big = np.where(total > 16, (h >> np.maximum(hs - 1, 0)) & 1, (low >> 15) & 1)
+    ls = np.maximum(16 - total, 0)  # total < 16: the result is huge and will be clamped
+    floor_small = (np.minimum(h, 1 << 40) << ls) + (low >> np.minimum(total, 15))
+    half_small = np.where(total > 0, (low >> np.maximum(total - 1, 0)) & 1, 0)
+    mag = np.where(big, floor_big + half_big, floor_small + half_small)
+    return np.where(acc < 0, -mag, mag)

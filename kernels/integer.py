@@ -40,12 +40,25 @@ def requant(x: np.ndarray, multiplier: Sequence[int], shift: Sequence[int], *, a
     acc = x.astype(np.int64) - int(input_zp)
     out = requantize(acc, _channel(multiplier, x.ndim, axis), _channel(shift, x.ndim, axis),
                      output_zp, lo, hi)
-    return out.astype(dtype)
+    return out.astype(_np(dtype))
 
 
-def _range(dtype: np.dtype) -> tuple[int, int]:
+def _storage(dtype) -> tuple[np.dtype, int, int]:
+    """(numpy dtype, qmin, qmax) of an integer storage given as a numpy dtype or a kiln
+    ScalarType; narrow types (i9 .. i12) live in int16 but clamp to their own range."""
+    int_range = getattr(dtype, "int_range", None)
+    if int_range is not None:
+        return dtype.numpy_dtype, int(int_range[0]), int(int_range[1])
     info = np.iinfo(np.dtype(dtype))
-    return int(info.min), int(info.max)
+    return np.dtype(dtype), int(info.min), int(info.max)
+
+
+def _range(dtype) -> tuple[int, int]:
+    return _storage(dtype)[1:]
+
+
+def _np(dtype) -> np.dtype:
+    return _storage(dtype)[0]
 
 
 def _output(acc: np.ndarray, multiplier, shift, output_zp: int, dtype, axis: int,
@@ -56,7 +69,7 @@ def _output(acc: np.ndarray, multiplier, shift, output_zp: int, dtype, axis: int
         lo = max(lo, int(output_zp))
     out = requantize(acc, _channel(multiplier, acc.ndim, axis),
                      _channel(shift, acc.ndim, axis), output_zp, lo, hi)
-    return out.astype(dtype)
+    return out.astype(_np(dtype))
 
 
 def conv_acc(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, *, input_zp: int,
@@ -127,7 +140,7 @@ def concat(arrays: Sequence[np.ndarray], *, axis: int, input_zps: Sequence[int],
     lo, hi = _range(dtype)
     parts = [requantize(np.asarray(x).astype(np.int64) - int(z), m, s, output_zp, lo, hi)
              for x, z, m, s in zip(arrays, input_zps, multipliers, shifts)]
-    return np.concatenate(parts, axis=axis).astype(dtype)
+    return np.concatenate(parts, axis=axis).astype(_np(dtype))
 
 
 def max_pool(x: np.ndarray, *, kernel_shape: Sequence[int], strides: Sequence[int],
@@ -172,31 +185,33 @@ def avg_pool(x: np.ndarray, *, kernel_shape: Sequence[int], strides: Sequence[in
     m = np.asarray(multiplier, dtype=np.int64)[counts - 1]
     s = np.asarray(shift, dtype=np.int64)[counts - 1]
     lo, hi = _range(dtype)
-    return requantize(sums, m, s, output_zp, lo, hi).astype(dtype)
+    return requantize(sums, m, s, output_zp, lo, hi).astype(_np(dtype))
 
 
-def lut(x: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """Look each byte up in a 256-entry table; an int8 input indexes from -128."""
+def lut(x: np.ndarray, table: np.ndarray, in_min: int | None = None) -> np.ndarray:
+    """Look each value up in a table with one entry per input code, from the input storage's
+    minimum `in_min` (default: its numpy dtype's, e.g. -128 for int8); 256 entries at 8 bits,
+    2^bits at 9 to 16 bits, which is exact for any elementwise function."""
     x = np.asarray(x)
-    index = x.astype(np.int64) + (128 if x.dtype == np.int8 else 0)
-    return np.asarray(table)[index]
+    if in_min is None:
+        in_min = _range(x.dtype)[0]
+    return np.asarray(table)[x.astype(np.int64) - int(in_min)]
 
 
 def make_lut(fn: Callable[[np.ndarray], np.ndarray], in_scale: float, in_zp: int,
-             out_scale: float, out_zp: int, storage: str | np.dtype,
-             in_storage: str | np.dtype | None = None) -> np.ndarray:
-    """The 256-entry table of `fn` from the input type to the output type: entry i is
+             out_scale: float, out_zp: int, storage, in_storage=None) -> np.ndarray:
+    """The table of `fn` from the input type to the output type: entry i is
     quantize(fn(dequantize(q_i))) with q_i = qmin + i of the input storage, rounding half
-    away from zero and clamping. `storage`/`in_storage` are int8 or uint8 (input defaults to
-    the output's)."""
-    out_dtype = np.dtype(storage)
-    in_dtype = out_dtype if in_storage is None else np.dtype(in_storage)
-    if out_dtype not in (np.int8, np.uint8) or in_dtype not in (np.int8, np.uint8):
-        raise ValueError("make_lut builds tables between int8/uint8 types")
-    lo, hi = _range(in_dtype)
+    away from zero and clamping. Storages are numpy integer dtypes or kiln ScalarTypes of at
+    most 16 bits (the input defaults to the output's); the table has 2^bits(input) entries."""
+    out_np, _, _ = _storage(storage)
+    in_storage = storage if in_storage is None else in_storage
+    in_np, lo, hi = _storage(in_storage)
+    if in_np.itemsize > 2 or out_np.itemsize > 2:
+        raise ValueError("make_lut builds tables between integer types of at most 16 bits")
     q = np.arange(lo, hi + 1, dtype=np.float64)
     y = np.asarray(fn(np.float32(in_scale) * (q - in_zp)), dtype=np.float64)
-    return quantize(y, out_scale, out_zp, out_dtype)
+    return quantize(y, out_scale, out_zp, storage)
 
 
 def quantize(x: np.ndarray, scale: float | np.ndarray, zero_point: int | np.ndarray,
@@ -204,7 +219,7 @@ def quantize(x: np.ndarray, scale: float | np.ndarray, zero_point: int | np.ndar
     """round_half_away(x / scale) + zero_point, clamped to `dtype` (scale may broadcast)."""
     lo, hi = _range(dtype)
     q = round_half_away(np.asarray(x, np.float64) / np.asarray(scale, np.float64))
-    return np.clip(q + np.asarray(zero_point, np.float64), lo, hi).astype(dtype)
+    return np.clip(q + np.asarray(zero_point, np.float64), lo, hi).astype(_np(dtype))
 
 
 def dequantize(q: np.ndarray, scale: float | np.ndarray, zero_point: int | np.ndarray,
@@ -212,4 +227,4 @@ def dequantize(q: np.ndarray, scale: float | np.ndarray, zero_point: int | np.nd
     """scale * (q - zero_point) in `dtype`."""
     real = (np.asarray(q).astype(np.float64) - np.asarray(zero_point, np.float64)) \
         * np.asarray(scale, np.float64)
-    return real.astype(dtype)
+    return real.astype(getattr(dtype, "numpy_dtype", dtype))

@@ -15,13 +15,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..compiler.attributes import DenseAttr, SymbolRef
+from ..compiler.attributes import SymbolRef
 from ..compiler.ir import Module, Operation, Value
 from ..compiler.pass_manager import Pass, PassError
 from ..compiler.types import (
     F32,
     I8,
+    I16,
     I32,
+    I64,
     CalibratedType,
     TensorType,
     UniformPerAxisType,
@@ -29,24 +31,19 @@ from ..compiler.types import (
 )
 from ..compiler.weights import WeightStore
 from ..dialects.quant import quantize_multiplier, quantize_multipliers, round_half_away
-from ..kernels.integer import add_params, make_lut
+from .apply_qtable import MODE_ATTR
 from .fusion.match import const_array
+from .lowering.scheme import QScheme, mode_bits
 
-# unary elementwise top ops computed through a 256-entry table (their own float kernel)
-LUT_OPS = {"top.relu", "top.sigmoid", "top.silu", "top.hard_swish", "top.tanh", "top.gelu",
-           "top.leaky_relu", "top.hard_sigmoid", "top.clip"}
-# ops that only move int8 values: they stay top ops on the quantized tensor
-MOVE_OPS = {"top.reshape", "top.transpose", "top.slice"}
-QMAX = 127
-
-
-def _threshold(t: TensorType) -> float:
-    el = t.element
-    return max(abs(el.min), abs(el.max))
-
-
-def _scale(threshold: float) -> float:
-    return (threshold if threshold > 0 else 1.0) / QMAX
+# unary elementwise top ops computed through a table (their own float kernel); ops whose
+# kernel can give nan on a code outside their domain (log, sqrt, reciprocal) stay float
+LUT_OPS = {"top.relu", "top.sigmoid", "top.silu", "top.hard_swish", "top.hard_sigmoid",
+           "top.tanh", "top.gelu", "top.leaky_relu", "top.clip", "top.elu", "top.selu",
+           "top.softplus", "top.softsign", "top.mish", "top.exp", "top.erf", "top.abs",
+           "top.neg", "top.sign", "top.floor", "top.ceil", "top.round"}
+# ops that only move integer values: they stay top ops on the quantized tensor
+MOVE_OPS = {"top.reshape", "top.transpose", "top.slice", "top.depth_to_space",
+            "top.space_to_depth", "top.tile", "top.expand"}
 
 
 def _calibrated(v: Value | None) -> bool:
@@ -55,45 +52,75 @@ def _calibrated(v: Value | None) -> bool:
 
 
 class _Lowering:
-    """The state of one lowering: quantized and dequantized versions of each value."""
+    """The state of one lowering: the quantized versions of each value (one per integer
+    type a consumer reads it in) and the dequantized version of each lowered value."""
 
-    def __init__(self, module: Module) -> None:
+    def __init__(self, module: Module, scheme: QScheme, default_mode: str,
+                 quant_output: bool = False) -> None:
         self.module = module
-        self.scales: dict[int, float] = {}    # id(original value) -> activation scale
-        self.q: dict[int, Value] = {}         # id(original value) -> its i8 value
-        self.f: dict[int, Value] = {}         # id(lowered value) -> its f32 dequantization
-        self.lowered: set[int] = set()        # id(original value) made by a lowered op
+        self.scheme = scheme
+        self.default_mode = default_mode
+        self.quant_output = quant_output
+        self.ranges: dict[int, tuple[float, float]] = {}  # id(original value) -> (min, max)
+        self.produced: dict[int, Value] = {}  # id(original value) -> its lowered value
+        self.q: dict[tuple[int, UniformType], Value] = {}  # (id, type) -> quantized version
+        self.f: dict[int, Value] = {}         # id(original value) -> its f32 dequantization
+        self.notes: list[str] = []            # decisions a user should read (rules applied)
         if module.weights is None:
             module.weights = WeightStore()
 
-    # -- values -----------------------------------------------------------------------------
-    def qtype(self, shape, scale: float) -> TensorType:
-        return TensorType(shape, UniformType(I8, F32, scale))
+    # -- modes and types --------------------------------------------------------------------
+    def mode(self, op: Operation) -> str:
+        return op.attributes.get(MODE_ATTR, self.default_mode)
 
+    def bits(self, op: Operation) -> int:
+        return mode_bits(self.mode(op)) or 8
+
+    def act_type(self, v: Value, bits: int) -> UniformType:
+        return self.scheme.activation(*self.ranges[id(v)], bits)
+
+    def out_type(self, op: Operation, bits: int | None = None) -> TensorType:
+        el = self.act_type(op.result, self.bits(op) if bits is None else bits)
+        return TensorType(op.result.type.shape, el)
+
+    # -- values -----------------------------------------------------------------------------
     def insert(self, anchor: Operation, name: str, operands, result_type, attrs,
                loc: str | None) -> Value:
         op = Operation.create(name, list(operands), [result_type], attrs, loc)
         anchor.parent.insert_before(anchor, op)
         return op.result
 
-    def quantized(self, v: Value, anchor: Operation) -> Value:
-        """The i8 version of `v`, quantizing a float value before `anchor` on first need."""
-        got = self.q.get(id(v))
-        if got is None:
-            scale = self.scales[id(v)]
-            got = self.insert(anchor, "npu.cast", [v], self.qtype(v.type.shape, scale), {},
-                              _loc(v, "quantize"))
-            self.q[id(v)] = got
+    def quantized(self, v: Value, anchor: Operation, bits: int | None = None) -> Value:
+        """`v` as the integer type `anchor` reads it in (its calibrated range at the anchor's
+        bit width): the lowered value itself, an integer cast of it (mode boundary), or a
+        quantize cast of a float value; each made once, before its first reader."""
+        want = self.act_type(v, self.bits(anchor) if bits is None else bits)
+        src = self.produced.get(id(v))
+        if src is not None and src.type.element == want:
+            return src
+        got = self.q.get((id(v), want))
+        if got is not None:
+            return got
+        t = TensorType(v.type.shape, want)
+        if src is None:
+            got = self.insert(anchor, "npu.cast", [v], t, {}, _loc(v, "quantize"))
+        else:
+            have = src.type.element
+            m, s = quantize_multiplier(have.scale / want.scale)
+            got = self.insert(anchor, "npu.cast", [src], t,
+                              {"multiplier": (m,), "shift": (s,), "input_zp": have.zp,
+                               "output_zp": want.zp}, _loc(v, f"to_{want.storage}"))
+        self.q[(id(v), want)] = got
         return got
 
     def floated(self, v: Value, anchor: Operation) -> Value:
         """The f32 version of a lowered value, dequantizing before `anchor` on first need."""
-        if id(v) not in self.lowered:
+        src = self.produced.get(id(v))
+        if src is None:
             return v
         got = self.f.get(id(v))
         if got is None:
-            qv = self.q[id(v)]
-            got = self.insert(anchor, "npu.cast", [qv], TensorType(qv.type.shape, F32), {},
+            got = self.insert(anchor, "npu.cast", [src], TensorType(src.type.shape, F32), {},
                               _loc(v, "dequantize"))
             self.f[id(v)] = got
         return got
@@ -106,45 +133,49 @@ class _Lowering:
         anchor.parent.insert_before(anchor, op)
         return op.result
 
-    def requant_to(self, anchor: Operation, qv: Value, in_scale: float, out_scale: float,
+    def requant_to(self, anchor: Operation, qv: Value, want: TensorType,
                    loc: str | None) -> Value:
-        """`qv` at `out_scale` (npu.requant), or `qv` itself when the scales agree."""
-        if np.float32(in_scale) == np.float32(out_scale):
+        """`qv` in type `want` (npu.requant), or `qv` itself when the types agree."""
+        have = qv.type.element
+        if have == want.element:
             return qv
-        m, s = quantize_multiplier(in_scale / out_scale)
-        return self.insert(anchor, "npu.requant", [qv], self.qtype(qv.type.shape, out_scale),
-                           {"multiplier": (m,), "shift": (s,)}, loc)
+        m, s = quantize_multiplier(have.scale / want.element.scale)
+        return self.insert(anchor, "npu.requant", [qv], want,
+                           {"multiplier": (m,), "shift": (s,), "input_zp": have.zp,
+                            "output_zp": want.element.zp}, loc)
 
     # -- the walk ---------------------------------------------------------------------------
     def run(self) -> None:
         func = self.module.main
         body = func.body
-        first = next(iter(body), None)
         for arg in func.arguments:
             if _calibrated(arg):
-                self.scales[id(arg)] = _scale(_threshold(arg.type))
+                el = arg.type.element
+                self.ranges[id(arg)] = (el.min, el.max)
                 arg.type = arg.type.with_element(arg.type.expressed)
-                if first is not None:
-                    self.quantized(arg, first)
+        for op in body:
+            for r in op.results:
+                if _calibrated(r):
+                    self.ranges[id(r)] = (r.type.element.min, r.type.element.max)
         erase: list[Operation] = []
         for op in list(body):
             if op.name == "func.return":
                 for i, v in enumerate(op.operands):
-                    op.set_operand(i, self.floated(v, op))
+                    if not self.quant_output:
+                        op.set_operand(i, self.floated(v, op))
+                    elif id(v) in self.produced:
+                        op.set_operand(i, self.produced[id(v)])
                 continue
-            new = self.lower(op) if _mode_ok(op) and all(_calibrated(r) for r in op.results) \
-                else None
+            new = self.lower(op) if mode_bits(self.mode(op)) and \
+                all(_calibrated(r) for r in op.results) else None
             if new is not None:
-                self.q[id(op.result)] = new
-                self.lowered.add(id(op.result))
-                self.scales[id(op.result)] = new.type.element.scale
+                self.produced[id(op.result)] = new
                 erase.append(op)
                 continue
             for i, v in enumerate(op.operands):
                 op.set_operand(i, self.floated(v, op))
             for r in op.results:
                 if _calibrated(r):
-                    self.scales[id(r)] = _scale(_threshold(r.type))
                     r.type = r.type.with_element(r.type.expressed)
         for op in reversed(erase):
             op.erase()
@@ -166,16 +197,15 @@ class _Lowering:
 
     # -- helpers for patterns -----------------------------------------------------------------
     def act_in(self, v: Value | None) -> bool:
-        return v is not None and id(v) in self.scales
-
-    def in_scale(self, v: Value) -> float:
-        return self.scales[id(v)]
-
-    def out_scale(self, op: Operation) -> float:
-        return _scale(_threshold(op.result.type))
+        return v is not None and id(v) in self.ranges
 
     def const(self, v: Value | None) -> np.ndarray | None:
         return const_array(v, self.module)
+
+    def note(self, op: Operation, text: str) -> None:
+        """Record a rule the lowering applied (on the op as `kiln.note`, and for the tool)."""
+        op.attributes["kiln.note"] = text
+        self.notes.append(f"{op.loc or op.name}: {text}")
 
 
 def _loc(v: Value, what: str) -> str | None:
@@ -184,64 +214,44 @@ def _loc(v: Value, what: str) -> str | None:
     return f"{base}_{what}" if base else None
 
 
-def _mode_ok(op: Operation) -> bool:
-    return op.attributes.get("kiln.mode", "INT8") == "INT8"
+def weight_type(shape, axis: int, scales: np.ndarray, bits: int = 8) -> TensorType:
+    storage = I8 if bits == 8 else I16
+    return TensorType(shape, UniformPerAxisType(storage, F32, axis,
+                                                tuple(float(s) for s in scales)))
 
 
-def quantize_weight(w: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel symmetric i8 weights along `axis` and their scales (absmax / 127)."""
-    moved = np.moveaxis(w.astype(np.float64), axis, 0)
-    absmax = np.abs(moved.reshape(moved.shape[0], -1)).max(axis=1)
-    scales = np.where(absmax > 0, absmax, 1.0) / QMAX
-    shape = [1] * w.ndim
-    shape[axis] = -1
-    q = np.clip(round_half_away(w / scales.reshape(shape)), -QMAX, QMAX).astype(np.int8)
-    return q, np.float32(scales).astype(np.float64)
+def quantize_bias(b: np.ndarray, scales: np.ndarray, wide: bool = False) -> np.ndarray:
+    """Bias at scale in_scale * w_scale: i32, or i64 on paths wider than 8 bits."""
+    lim = (1 << 47) - 1 if wide else (1 << 31) - 1
+    q = np.clip(round_half_away(b.astype(np.float64) / scales), -lim, lim)
+    return q.astype(np.int64 if wide else np.int32)
 
 
-def quantize_bias(b: np.ndarray, scales: np.ndarray) -> np.ndarray:
-    lim = (1 << 31) - 1
-    return np.clip(round_half_away(b.astype(np.float64) / scales), -lim, lim).astype(np.int32)
+def bias_type(n: int, wide: bool = False) -> TensorType:
+    return TensorType((n,), I64 if wide else I32)
 
 
 def channel_params(in_scale: float, w_scales: np.ndarray, out_scale: float):
     return quantize_multipliers(np.float64(in_scale) * w_scales / np.float64(out_scale))
 
 
-def weight_type(shape, axis: int, scales: np.ndarray) -> TensorType:
-    return TensorType(shape, UniformPerAxisType(I8, F32, axis, tuple(float(s) for s in scales)))
-
-
-def bias_type(n: int) -> TensorType:
-    return TensorType((n,), I32)
-
-
-def lut_table(fn, in_scale: float, out_scale: float) -> DenseAttr:
-    table = make_lut(fn, in_scale, 0, out_scale, 0, np.int8)
-    return DenseAttr(table, TensorType((256,), I8))
-
-
 def avg_params(in_scale: float, out_scale: float, taps: int):
     return quantize_multipliers([in_scale / (out_scale * c) for c in range(1, taps + 1)])
-
-
-def add_attrs(sa: float, sb: float, sy: float) -> dict:
-    return add_params(sa, sb, sy)
 
 
 @dataclass(frozen=True)
 class LowerToNpu(Pass):
     name = "lower-to-npu"
-    description = "lower calibrated INT8 top ops to integer npu ops (casts where float meets int)"
+    description = "lower calibrated INT<n> top ops to integer npu ops (casts where modes meet)"
     target: str = "int8-sym"
+    quant_output: bool = False
 
     def run(self, module: Module) -> None:
         from ..compiler.target import load_target
 
         target = load_target(self.target)
-        if not (target.activation_symmetric and target.symmetric_weights and
-                target.activation_signed and 8 in target.weight_bits):
-            raise PassError(f"lower-to-npu supports symmetric int8 targets only, not "
-                            f"{target.name}")
-        _Lowering(module).run()
-
+        if not target.symmetric_weights:
+            raise PassError(f"lower-to-npu: target {target.name} asks for asymmetric weights, "
+                            "which no npu op takes")
+        default = f"INT{target.default_activation_bits}"
+        _Lowering(module, QScheme.of(target), default, self.quant_output).run()

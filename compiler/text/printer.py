@@ -32,7 +32,8 @@ _BARE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_$.]*\Z")
 _BARE_SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_$.\-]*\Z")
 _VALUE_NAME = re.compile(r"[A-Za-z0-9_$.\-]+\Z")
 _KEYWORDS = {"true", "false", "none", "dense", "module", "attributes", "return", "inf", "nan",
-             "loc", "tensor", "f64", "f32", "f16", "bf16", "i4", "u4", "i8", "u8", "i16", "u16",
+             "loc", "tensor", "f64", "f32", "f16", "bf16", "i4", "u4", "i8", "u8", "i9", "i10",
+             "i11", "i12", "i16", "u16",
              "i32", "u32", "i64", "bool"}
 
 

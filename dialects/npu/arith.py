@@ -38,7 +38,7 @@ class RequantOp(OpDef):
     def compute(self, x):
         return ik.requant(x, self.multiplier, self.shift, axis=self.axis,
                           input_zp=self.input_zp, output_zp=self.output_zp,
-                          dtype=self.output.type.scalar.numpy_dtype)
+                          dtype=self.output.type.scalar)
 
 
 class AddOp(OpDef):
@@ -81,7 +81,7 @@ class AddOp(OpDef):
         names = ("lhs_zp", "rhs_zp", "lhs_multiplier", "lhs_shift", "rhs_multiplier",
                  "rhs_shift", "left_shift", "output_multiplier", "output_shift", "output_zp",
                  "do_relu")
-        return ik.add(a, b, dtype=self.output.type.scalar.numpy_dtype,
+        return ik.add(a, b, dtype=self.output.type.scalar,
                       **{n: self.attr(n) for n in names})
 
 
@@ -123,34 +123,44 @@ class ConcatOp(OpDef):
     def compute(self, *arrays):
         return ik.concat(arrays, axis=self.axis, input_zps=self.input_zps,
                          multipliers=self.multipliers, shifts=self.shifts,
-                         output_zp=self.output_zp, dtype=self.output.type.scalar.numpy_dtype)
+                         output_zp=self.output_zp, dtype=self.output.type.scalar)
 
 
 class LutOp(OpDef):
-    """8-bit table lookup: `table` (dense tensor<256xi8> or <256xu8>) indexed by the input
-    byte (an i8 input indexes from -128); built by kernels.integer.make_lut."""
+    """Table lookup, one entry per input code from the input storage's minimum: 256 for
+    i8/u8, 2^bits for 9 to 16 bits; built by kernels.integer.make_lut. The table is the
+    `table` attribute (dense, for 8-bit inputs) or the `values` operand (a weight, for the
+    wider tables). At 16 bits it holds the correctly rounded value of the function for every
+    input: the exact treatment of nonlinear ops."""
 
     NAME = "npu.lut"
-    OPERANDS = ("input",)
+    OPERANDS = ("input", "values?")
     RESULTS = ("output",)
-    ATTRS = {"table": attr("dense")}
+    ATTRS = {"table": attr("dense", default=None)}
     PURE = True
 
     def verify_(self) -> None:
         a = int_tensor(self, self.input, "input")
         r = int_tensor(self, self.output, "result")
         check_same_shape(self, a, r)
-        if a.scalar.name not in ("i8", "u8"):
-            raise op_error(self, f"input storage must be i8 or u8, got {a.scalar}")
-        table: DenseAttr = self.attributes["table"]
-        if table.type.shape != (256,) or table.type.scalar.name not in ("i8", "u8"):
-            raise op_error(self, "table must be a dense tensor<256xi8> or tensor<256xu8>")
-        if table.type.scalar != r.scalar:
-            raise op_error(self, f"table element {table.type.scalar} differs from the result "
+        lo, hi = a.scalar.int_range
+        if hi - lo + 1 > 1 << 16:
+            raise op_error(self, f"input storage must have at most 16 bits, got {a.scalar}")
+        table: DenseAttr | None = self.attributes.get("table")
+        if (table is None) == (self.values is None):
+            raise op_error(self, "needs exactly one of the 'table' attribute and the values "
+                                 "operand")
+        t = table.type if table is not None else tensor_type(self, self.values, "values")
+        if t.shape != (hi - lo + 1,):
+            raise op_error(self, f"table must have {hi - lo + 1} entries (one per {a.scalar} "
+                                 f"code), got shape {t.shape}")
+        if t.scalar != r.scalar:
+            raise op_error(self, f"table element {t.scalar} differs from the result "
                                  f"storage {r.scalar}")
 
-    def compute(self, x):
-        return ik.lut(x, self.attributes["table"].array)
+    def compute(self, x, values=None):
+        table = self.attributes["table"].array if values is None else values
+        return ik.lut(x, table, self.input.type.scalar.int_range[0])
 
 
 def _quant_params(t: TensorType) -> tuple[np.ndarray, np.ndarray]:
@@ -217,7 +227,7 @@ class CastOp(OpDef):
             scale, zp = _quant_params(self.input.type)
             return ik.dequantize(x, scale, zp, np.float32)
         return ik.requant(x, self.multiplier, self.shift, input_zp=self.input_zp,
-                          output_zp=self.output_zp, dtype=self.output.type.scalar.numpy_dtype)
+                          output_zp=self.output_zp, dtype=self.output.type.scalar)
 
 
 __all__ = ["AddOp", "CastOp", "ConcatOp", "LutOp", "RequantOp"]

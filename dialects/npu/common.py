@@ -58,16 +58,18 @@ def check_bias(op: OpDef, bias: Value | None, channels: int) -> None:
     if bias is None:
         return
     b = tensor_type(op, bias, "bias")
-    if b.scalar.name != "i32" or not isinstance(b.element, ScalarType | UniformType):
-        raise op_error(op, f"bias must be an i32 tensor, got {_show(b)}")
+    if b.scalar.name not in ("i32", "i64") or not isinstance(b.element,
+                                                            ScalarType | UniformType):
+        raise op_error(op, f"bias must be an i32 (or, on 16-bit paths, i64) tensor, got "
+                           f"{_show(b)}")
     if b.shape != (channels,):
         raise op_error(op, f"bias shape {b.shape} must be ({channels},)")
 
 
 def check_weight(op: OpDef, w: TensorType) -> None:
-    """Weights are 8-bit signed, symmetric (zero point 0), per tensor or per channel."""
-    if w.scalar.name != "i8":
-        raise op_error(op, f"weights must have i8 storage, got {_show(w)}")
+    """Weights are 8- or 16-bit signed, symmetric (zero point 0), per tensor or channel."""
+    if w.scalar.name not in ("i8", "i16"):
+        raise op_error(op, f"weights must have i8 or i16 storage, got {_show(w)}")
     el = w.element
     zps = getattr(el, "zero_points", None) or ()
     if getattr(el, "zero_point", None) or any(zps):

@@ -74,7 +74,7 @@ class Conv2dOp(OpDef):
     def compute(self, x, w, b=None):
         return ik.conv2d(x, w, b, input_zp=self.input_zp, multiplier=self.multiplier,
                          shift=self.shift, output_zp=self.output_zp,
-                         dtype=self.output.type.scalar.numpy_dtype, strides=self.strides,
+                         dtype=self.output.type.scalar, strides=self.strides,
                          pads=self.pads, dilations=self.dilations, group=self.group,
                          do_relu=self.do_relu)
 
@@ -111,7 +111,7 @@ class MatmulOp(OpDef):
     def compute(self, x, w, b=None):
         return ik.matmul(x, w, b, input_zp=self.input_zp, multiplier=self.multiplier,
                          shift=self.shift, output_zp=self.output_zp,
-                         dtype=self.output.type.scalar.numpy_dtype, do_relu=self.do_relu)
+                         dtype=self.output.type.scalar, do_relu=self.do_relu)
 
 
 class MaxPoolOp(OpDef):
@@ -168,7 +168,7 @@ class AvgPoolOp(OpDef):
                            pads=self.pads, count_include_pad=self.count_include_pad,
                            input_zp=self.input_zp, multiplier=self.multiplier,
                            shift=self.shift, output_zp=self.output_zp,
-                           dtype=self.output.type.scalar.numpy_dtype)
+                           dtype=self.output.type.scalar)
 
 
 __all__ = ["AvgPoolOp", "Conv2dOp", "MatmulOp", "MaxPoolOp"]

@@ -2,13 +2,17 @@
 // RUN: %kiln-opt %s -p "lower-to-npu{target=int8-sym}" -o %t.mlir && filecheck %s < %t.mlir
 // The result reads back, verifies and runs in the interpreter.
 // RUN: %kiln-opt %t.mlir --check-each > /dev/null
-// RUN: not %kiln-opt %s -p "lower-to-npu{target=uint8-affine}" 2>&1 | filecheck %s --check-prefix=TARGET
+// Other targets: affine u8 with zero points (QNN tf), power-of-two scales (Acuity dfp).
+// RUN: %kiln-opt %s -p "lower-to-npu{target=uint8-affine}" -o %t.u8.mlir && filecheck %s --check-prefix=U8 < %t.u8.mlir
+// RUN: %kiln-opt %t.u8.mlir --check-each > /dev/null
+// RUN: %kiln-opt %s -p "lower-to-npu{target=dfp-int16}" -o %t.dfp.mlir && filecheck %s --check-prefix=DFP < %t.dfp.mlir
+// RUN: %kiln-opt %t.dfp.mlir --check-each > /dev/null
 
 // The input stays f32 and is quantized right after it (scale 2/127).
 // CHECK: func.func @main(%x: tensor<1x1x4x4xf32>) -> (tensor<1x2x4x4xf32>, tensor<1x4x2x4xf32>)
 // CHECK: %[[Q:.+]] = npu.cast %x : (tensor<1x1x4x4xf32>) -> tensor<1x1x4x4x!quant.uniform<i8:f32, 0.015748031>> loc("x_quantize")
 // Weights: per-channel symmetric i8 (absmax / 127), bias i32 at in_scale * w_scale.
-// CHECK: %[[W:.+]] = top.weight @conv_filter_i8 : tensor<2x1x1x1x!quant.uniform<i8:f32:0, {0.007874016, 0.015748031}>>
+// CHECK: %[[W:.+]] = top.weight @conv_filter_q : tensor<2x1x1x1x!quant.uniform<i8:f32:0, {0.007874016, 0.015748031}>>
 // CHECK: %[[B:.+]] = top.weight @conv_bias_i32 : tensor<2xi32>
 // CHECK: %[[C:.+]] = npu.conv2d %[[Q]], %[[W]], %[[B]] {{.+}} -> tensor<1x2x4x4x!quant.uniform<i8:f32, 0.047244094>> loc("conv")
 // CHECK: %[[R:.+]] = npu.lut %[[C]] {{.+}} loc("relu")
@@ -23,7 +27,13 @@
 // CHECK-NOT: top.conv
 // Outputs are dequantized to f32.
 // CHECK: return %[[M]], %{{.+}} : tensor<1x2x4x4xf32>, tensor<1x4x2x4xf32>
-// TARGET: lower-to-npu supports symmetric int8 targets only
+// U8: npu.cast %x : (tensor<1x1x4x4xf32>) -> tensor<1x1x4x4x!quant.uniform<u8:f32, 0.015686275:127>>
+// U8: npu.conv2d {{.+}}input_zp = 127{{.+}}output_zp = 128{{.+}} -> tensor<1x2x4x4x!quant.uniform<u8:f32, 0.047058824:128>> loc("conv")
+// U8: npu.lut {{.+}} : tensor<256xu8>}
+// U8: npu.concat {{.+}}input_zps = [127, 127]{{.+}}output_zp = 127}
+// DFP: -> tensor<1x1x4x4x!quant.uniform<i8:f32, 0.03125>> loc("x_quantize")
+// DFP: top.weight @conv_filter_q : tensor<2x1x1x1x!quant.uniform<i8:f32:0, {0.03125, 0.03125}>>
+// DFP: npu.conv2d {{.+}} -> tensor<1x2x4x4x!quant.uniform<i8:f32, 0.0625>> loc("conv")
 func.func @main(%x: tensor<1x1x4x4x!quant.calibrated<f32<-2.0:2.0>>>) -> (tensor<1x2x4x4x!quant.calibrated<f32<-30.0:30.0>>>, tensor<1x4x2x4x!quant.calibrated<f32<-1.0:1.0>>>) {
   %w = top.constant {value = dense<[[[[1.0]]], [[[-2.0]]]]> : tensor<2x1x1x1xf32>} : tensor<2x1x1x1xf32>
   %b = top.constant {value = dense<[0.5, -0.25]> : tensor<2xf32>} : tensor<2xf32>

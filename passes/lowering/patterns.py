@@ -1,5 +1,6 @@
-"""One function per top op: build its npu form before it and return the new i8 value, or
-None when the op does not fit (it then stays a float op)."""
+"""One function per top op: build its npu form before it and return the new integer value,
+or None when the op does not fit (it then stays a float op). Each op reads its inputs and
+writes its result at its own bit width (`kiln.mode`), in the target's scheme (L.scheme)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,35 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ...compiler.attributes import DenseAttr
 from ...compiler.ir import Operation, Value
 from ...compiler.types import TensorType
+from ...kernels.integer import add_params, make_lut
 from .. import lower_to_npu as lw
+from .head import concat_rule
+
+
+def _el(v: Value):
+    return v.type.element
+
+
+def _weighted(L, op: Operation, x: Value, w: np.ndarray, axis: int, b: np.ndarray | None,
+              weight_loc: str) -> tuple[list[Value], TensorType, tuple, tuple]:
+    """Operands (input, weight, bias), result type and requant params of a conv or matmul."""
+    bits = L.bits(op)
+    qx = L.quantized(x, op)
+    out = L.out_type(op)
+    wbits = L.scheme.weight_bits_for(bits)
+    wq, ws = L.scheme.weights(w, axis, wbits)
+    sx = _el(qx).scale
+    m, s = lw.channel_params(sx, ws, out.element.scale)
+    operands = [qx, L.weight(op, wq, lw.weight_type(wq.shape, axis, ws, wbits), weight_loc)]
+    if b is not None:
+        wide = bits > 8
+        name = f"{op.loc}_bias_i{64 if wide else 32}"
+        operands.append(L.weight(op, lw.quantize_bias(b, sx * ws, wide),
+                                 lw.bias_type(len(ws), wide), name))
+    return operands, out, m, s
 
 
 def _conv(L, op: Operation) -> Value | None:
@@ -21,34 +48,21 @@ def _conv(L, op: Operation) -> Value | None:
     b = L.const(b_val) if b_val is not None else None
     if b_val is not None and b is None:
         return None
-    sx, sy = L.in_scale(x), L.out_scale(op)
-    wq, ws = lw.quantize_weight(w, 0)
-    m, s = lw.channel_params(sx, ws, sy)
-    operands = [L.quantized(x, op),
-                L.weight(op, wq, lw.weight_type(wq.shape, 0, ws), f"{op.loc}_filter_i8")]
-    if b is not None:
-        operands.append(L.weight(op, lw.quantize_bias(b, sx * ws), lw.bias_type(len(ws)),
-                                 f"{op.loc}_bias_i32"))
+    operands, out, m, s = _weighted(L, op, x, w, 0, b, f"{op.loc}_filter_q")
     attrs = {"strides": tuple(op.strides), "pads": tuple(op.pads),
-             "dilations": tuple(op.dilations), "group": op.group, "multiplier": m, "shift": s,
-             "do_relu": bool(op.do_relu)}
-    return L.insert(op, "npu.conv2d", operands, L.qtype(op.result.type.shape, sy), attrs,
-                    op.loc)
+             "dilations": tuple(op.dilations), "group": op.group,
+             "input_zp": _el(operands[0]).zp, "multiplier": m, "shift": s,
+             "output_zp": out.element.zp, "do_relu": bool(op.do_relu)}
+    return L.insert(op, "npu.conv2d", operands, out, attrs, op.loc)
 
 
 def _matmul_like(L, op: Operation, x: Value, w: np.ndarray, b: np.ndarray | None
                  ) -> Value | None:
     """x (..., K) @ w (K, N) + b (N,)."""
-    sx, sy = L.in_scale(x), L.out_scale(op)
-    wq, ws = lw.quantize_weight(w, 1)
-    m, s = lw.channel_params(sx, ws, sy)
-    operands = [L.quantized(x, op),
-                L.weight(op, wq, lw.weight_type(wq.shape, 1, ws), f"{op.loc}_weight_i8")]
-    if b is not None:
-        operands.append(L.weight(op, lw.quantize_bias(b, sx * ws), lw.bias_type(len(ws)),
-                                 f"{op.loc}_bias_i32"))
-    return L.insert(op, "npu.matmul", operands, L.qtype(op.result.type.shape, sy),
-                    {"multiplier": m, "shift": s}, op.loc)
+    operands, out, m, s = _weighted(L, op, x, w, 1, b, f"{op.loc}_weight_q")
+    return L.insert(op, "npu.matmul", operands, out,
+                    {"input_zp": _el(operands[0]).zp, "multiplier": m, "shift": s,
+                     "output_zp": out.element.zp}, op.loc)
 
 
 def _matmul(L, op: Operation) -> Value | None:
@@ -77,20 +91,26 @@ def _add(L, op: Operation) -> Value | None:
     a, b = op.operands
     if not (L.act_in(a) and L.act_in(b)):
         return None
-    params = lw.add_attrs(L.in_scale(a), L.in_scale(b), L.out_scale(op))
-    return L.insert(op, "npu.add", [L.quantized(a, op), L.quantized(b, op)],
-                    L.qtype(op.result.type.shape, L.out_scale(op)), params, op.loc)
+    qa, qb = L.quantized(a, op), L.quantized(b, op)
+    out = L.out_type(op)
+    left_shift = min(20, 30 - L.bits(op))  # (x - zp) << left_shift stays below 2^30
+    params = add_params(_el(qa).scale, _el(qb).scale, out.element.scale, left_shift)
+    params.update(lhs_zp=_el(qa).zp, rhs_zp=_el(qb).zp, output_zp=out.element.zp)
+    return L.insert(op, "npu.add", [qa, qb], out, params, op.loc)
 
 
 def _concat(L, op: Operation) -> Value | None:
     if not all(L.act_in(v) for v in op.operands):
         return None
-    sy = L.out_scale(op)
-    m, s = lw.quantize_multipliers([L.in_scale(v) / sy for v in op.operands])
-    return L.insert(op, "npu.concat", [L.quantized(v, op) for v in op.operands],
-                    L.qtype(op.result.type.shape, sy),
-                    {"axis": op.axis, "input_zps": (0,) * len(m), "multipliers": m,
-                     "shifts": s}, op.loc)
+    bits = concat_rule(L, op)
+    if bits is None:
+        return None
+    qs = [L.quantized(v, op, bits) for v in op.operands]
+    out = L.out_type(op, bits)
+    m, s = lw.quantize_multipliers([_el(q).scale / out.element.scale for q in qs])
+    return L.insert(op, "npu.concat", qs, out,
+                    {"axis": op.axis, "input_zps": tuple(_el(q).zp for q in qs),
+                     "multipliers": m, "shifts": s, "output_zp": out.element.zp}, op.loc)
 
 
 def _plain_window(op: Operation) -> bool:
@@ -102,21 +122,21 @@ def _max_pool(L, op: Operation) -> Value | None:
     if not L.act_in(x) or not _plain_window(op):
         return None
     qx = L.quantized(x, op)
-    pooled = L.insert(op, "npu.max_pool", [qx], TensorType(op.result.type.shape,
-                                                           qx.type.element),
+    pooled = L.insert(op, "npu.max_pool", [qx], TensorType(op.result.type.shape, _el(qx)),
                       {"kernel_shape": tuple(op.kernel_shape), "strides": tuple(op.strides),
                        "pads": tuple(op.pads)}, op.loc)
-    return L.requant_to(op, pooled, L.in_scale(x), L.out_scale(op), f"{op.loc}_requant")
+    return L.requant_to(op, pooled, L.out_type(op), f"{op.loc}_requant")
 
 
 def _avg(L, op: Operation, kernel, strides, pads, include_pad: bool) -> Value:
-    sx, sy = L.in_scale(op.input), L.out_scale(op)
-    m, s = lw.avg_params(sx, sy, math.prod(kernel))
-    return L.insert(op, "npu.avg_pool", [L.quantized(op.input, op)],
-                    L.qtype(op.result.type.shape, sy),
+    qx = L.quantized(op.input, op)
+    out = L.out_type(op)
+    m, s = lw.avg_params(_el(qx).scale, out.element.scale, math.prod(kernel))
+    return L.insert(op, "npu.avg_pool", [qx], out,
                     {"kernel_shape": tuple(kernel), "strides": tuple(strides),
                      "pads": tuple(pads), "count_include_pad": include_pad,
-                     "multiplier": m, "shift": s}, op.loc)
+                     "input_zp": _el(qx).zp, "multiplier": m, "shift": s,
+                     "output_zp": out.element.zp}, op.loc)
 
 
 def _average_pool(L, op: Operation) -> Value | None:
@@ -136,13 +156,19 @@ def _lut(L, op: Operation) -> Value | None:
     x = op.operands[0]
     if len(op.operands) != 1 or not L.act_in(x):
         return None
+    qx = L.quantized(x, op)
+    out = L.out_type(op)
 
     def fn(values: np.ndarray) -> np.ndarray:
         return op.compute(np.asarray(values, np.float32))
 
-    table = lw.lut_table(fn, L.in_scale(x), L.out_scale(op))
-    return L.insert(op, "npu.lut", [L.quantized(x, op)],
-                    L.qtype(op.result.type.shape, L.out_scale(op)), {"table": table}, op.loc)
+    ix, ox = _el(qx), out.element
+    table = make_lut(fn, ix.scale, ix.zp, ox.scale, ox.zp, ox.storage, ix.storage)
+    t = TensorType((table.shape[0],), ox.storage)
+    if table.shape[0] <= 256:
+        return L.insert(op, "npu.lut", [qx], out, {"table": DenseAttr(table, t)}, op.loc)
+    values = L.weight(op, table, t, f"{op.loc}_table")
+    return L.insert(op, "npu.lut", [qx, values], out, {}, op.loc)
 
 
 def _move(L, op: Operation) -> Value | None:
@@ -151,14 +177,21 @@ def _move(L, op: Operation) -> Value | None:
         return None
     qx = L.quantized(x, op)
     attrs = {k: v for k, v in op.attributes.items() if not k.startswith("kiln.")}
-    moved = L.insert(op, op.name, [qx], TensorType(op.result.type.shape, qx.type.element),
-                     attrs, op.loc)
-    return L.requant_to(op, moved, L.in_scale(x), L.out_scale(op), f"{op.loc}_requant")
+    moved = L.insert(op, op.name, [qx], TensorType(op.result.type.shape, _el(qx)), attrs,
+                     op.loc)
+    return L.requant_to(op, moved, L.out_type(op), f"{op.loc}_requant")
+
+
+def _resize(L, op: Operation) -> Value | None:
+    """Nearest-neighbour resize only picks input values: a move on the integer tensor."""
+    if getattr(op, "mode", None) != "nearest" or len(op.operands) != 1:
+        return None
+    return _move(L, op)
 
 
 PATTERNS: dict[str, Callable] = {
     "top.conv": _conv, "top.matmul": _matmul, "top.gemm": _gemm, "top.add": _add,
     "top.concat": _concat, "top.max_pool": _max_pool, "top.average_pool": _average_pool,
-    "top.global_average_pool": _global_average_pool,
+    "top.global_average_pool": _global_average_pool, "top.resize": _resize,
     **{name: _lut for name in lw.LUT_OPS}, **{name: _move for name in lw.MOVE_OPS},
 }

@@ -60,6 +60,26 @@ def test_requantize_matches_exact_rationals(seed):
         assert g == want, (a, m, s)
 
 
+def test_requantize_wide_accumulators_are_exact():
+    """16-bit paths: accumulators from 2^32 up to 2^47 take the split-multiplier path, which
+    must give the exact rounded quotient (checked with fractions), both signs, all shifts."""
+    rng = np.random.default_rng(7)
+    n = 3000
+    acc = rng.integers(1 << 32, 1 << 47, n) * rng.choice([-1, 1], n)
+    mult = rng.integers(0, 1 << 31, n)
+    shift = rng.integers(-15, 33, n)  # total shift >= 16: results stay in int64
+    lim = 1 << 62
+    got = requantize(acc, mult, shift, 0, -lim, lim)
+    for a, m, s, g in zip(acc, mult, shift, got):
+        want = _round_half_away_exact(Fraction(int(a) * int(m), 1 << (31 + int(s))))
+        assert g == min(max(want, -lim), lim), (a, m, s)
+    # a mixed array (some below 2^32) gives the same numbers as element by element
+    mixed = np.array([5, -(1 << 40) + 3, 1 << 33, -7])
+    whole = requantize(mixed, 1 << 30, 3, 0, -lim, lim)
+    assert whole.tolist() == [int(requantize(np.array([v]), 1 << 30, 3, 0, -lim, lim)[0])
+                              for v in mixed]
+
+
 def test_requantize_exactness():
     one = quantize_multiplier(1.0)
     acc = np.arange(-1000, 1000)
@@ -76,7 +96,7 @@ def test_requantize_exactness():
     # tiny factors are exactly zero; out-of-range accumulators are refused
     assert requantize(np.array([(1 << 32) - 1]), 0, 0, 7, -128, 127).tolist() == [7]
     with pytest.raises(ValueError):
-        requantize(np.array([1 << 32]), *one, 0, -128, 127)
+        requantize(np.array([1 << 47]), *one, 0, -128, 127)
     with pytest.raises(ValueError):
         requantize(np.array([1.0]), *one, 0, -128, 127)
 

@@ -33,7 +33,7 @@ func.func @float_input(%x: tensor<4xf32>) -> tensor<4xi8> {
 // -----
 
 func.func @short_table(%x: tensor<4xi8>) -> tensor<4xi8> {
-  // CHECK: 'npu.lut' op (line [[# @LINE + 1]]): table must be a dense tensor<256xi8> or tensor<256xu8>
+  // CHECK: 'npu.lut' op (line [[# @LINE + 1]]): table must have 256 entries (one per i8 code), got shape (128,)
   %0 = npu.lut %x {table = dense<0> : tensor<128xi8>} : (tensor<4xi8>) -> tensor<4xi8>
   return %0 : tensor<4xi8>
 }
