@@ -25,13 +25,21 @@ def attach_weights(module: Module, base_dir: Path) -> None:
         module.weights = WeightStore(base_dir / ref)
 
 
+def _register_dialects() -> None:
+    """The ops must be known before parsing, or they read as generic ops and fail with a
+    puzzling message; every reader registers them (a no-op after the first import)."""
+    from .. import dialects  # noqa: F401
+
+
 def read_module(path: str | Path) -> Module:
+    _register_dialects()
     module = parse_file(path)
     attach_weights(module, Path(path).parent)
     return module
 
 
 def read_module_text(text: str, source: str, base_dir: Path) -> Module:
+    _register_dialects()
     module = parse_module(text, source=source)
     attach_weights(module, base_dir)
     return module

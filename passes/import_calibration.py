@@ -2,7 +2,9 @@
 
 Each tensor named in the calibration table gets the element type
 `!quant.calibrated<f32<lo:hi>>`: [-threshold, threshold] for symmetric targets (the
-default), the observed [min, max] with `asymmetric=true`. The function's arguments are
+default), the observed [min, max] with `asymmetric=true`. A layer that apply-qtable (run
+first) gave more than 8 bits gets its observed [-max|x|, max|x|]: the table's threshold is an
+8-bit clipping choice, and 16 bits resolve the whole range. The function's arguments are
 annotated too. Ops that only move or select values (reshape, transpose, slice, concat of
 tensors with one range, max pooling, identity-like casts) pass their input's range on to a
 result the table does not name, so no requantization is needed across them. Tensors the
@@ -19,6 +21,8 @@ from dataclasses import dataclass
 from ..compiler.ir import Module, Value
 from ..compiler.pass_manager import Pass, PassError
 from ..compiler.types import CalibratedType, TensorType
+from .apply_qtable import MODE_ATTR
+from .lowering.scheme import mode_bits
 
 # ops whose result holds only values of their first operand (so its range fits the result)
 RANGE_PRESERVING = {"top.reshape", "top.transpose", "top.slice", "top.max_pool",
@@ -60,9 +64,14 @@ class ImportCalibration(Pass):
             names |= set(input_names(func))
         table = read_table(self.table, known_names=names)
 
-        def bounds(name: str) -> tuple[float, float]:
+        def bounds(name: str, op=None) -> tuple[float, float]:
             e = table[name]
-            return (e.min, e.max) if self.asymmetric else (-e.threshold, e.threshold)
+            if self.asymmetric:
+                return e.min, e.max
+            if op is not None and (mode_bits(op.attributes.get(MODE_ATTR, "")) or 8) > 8:
+                t = max(abs(e.min), abs(e.max))  # wide layers need no clipping threshold
+                return -t, t
+            return -e.threshold, e.threshold
 
         for func in module.functions:
             _annotate(func, table, bounds)
@@ -76,7 +85,7 @@ def _annotate(func, table, bounds) -> None:
             _calibrated(arg, *bounds(name))
     for op in func.body:
         if op.loc in table and len(op.results) == 1:
-            _calibrated(op.results[0], *bounds(op.loc))
+            _calibrated(op.results[0], *bounds(op.loc, op))
         elif op.name in RANGE_PRESERVING and op.operands and len(op.results) == 1:
             rng = _range_of(op.operands[0])
             if rng is not None:

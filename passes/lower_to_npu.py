@@ -19,12 +19,15 @@ from ..compiler.attributes import SymbolRef
 from ..compiler.ir import Module, Operation, Value
 from ..compiler.pass_manager import Pass, PassError
 from ..compiler.types import (
+    BF16,
+    F16,
     F32,
     I8,
     I16,
     I32,
     I64,
     CalibratedType,
+    ScalarType,
     TensorType,
     UniformPerAxisType,
     UniformType,
@@ -42,6 +45,9 @@ LUT_OPS = {"top.relu", "top.sigmoid", "top.silu", "top.hard_swish", "top.hard_si
            "top.softplus", "top.softsign", "top.mish", "top.exp", "top.erf", "top.abs",
            "top.neg", "top.sign", "top.floor", "top.ceil", "top.round"}
 # ops that only move integer values: they stay top ops on the quantized tensor
+# bounded monotone activations: their output range is the image of the input range
+BOUNDED_OPS = {"top.sigmoid", "top.tanh", "top.hard_sigmoid", "top.softsign", "top.erf"}
+HALF_TYPES = {"F16": F16, "BF16": BF16}
 MOVE_OPS = {"top.reshape", "top.transpose", "top.slice", "top.depth_to_space",
             "top.space_to_depth", "top.tile", "top.expand"}
 
@@ -66,6 +72,7 @@ class _Lowering:
         self.q: dict[tuple[int, UniformType], Value] = {}  # (id, type) -> quantized version
         self.f: dict[int, Value] = {}         # id(original value) -> its f32 dequantization
         self.notes: list[str] = []            # decisions a user should read (rules applied)
+        self.rounded: dict[int, ScalarType] = {}  # id(value) -> half type it already fits
         if module.weights is None:
             module.weights = WeightStore()
 
@@ -157,6 +164,11 @@ class _Lowering:
             for r in op.results:
                 if _calibrated(r):
                     self.ranges[id(r)] = (r.type.element.min, r.type.element.max)
+            if op.name in BOUNDED_OPS and op.results and id(op.result) in self.ranges:
+                self._widen_bounded(op)
+        for op in body:
+            if len(op.results) == 1 and id(op.result) in self.ranges:
+                self._fit_to_tables(op.result)
         erase: list[Operation] = []
         for op in list(body):
             if op.name == "func.return":
@@ -177,6 +189,8 @@ class _Lowering:
             for r in op.results:
                 if _calibrated(r):
                     r.type = r.type.with_element(r.type.expressed)
+            if self.mode(op) in HALF_TYPES:
+                self.half(op, HALF_TYPES[self.mode(op)])
         for op in reversed(erase):
             op.erase()
         for op in list(body.reversed()):  # float weights only lowered ops read, unused casts
@@ -186,6 +200,110 @@ class _Lowering:
         ret = func.return_op
         if ret is not None:
             func.result_types = [v.type for v in ret.operands]
+
+    def _widen_bounded(self, op: Operation) -> None:
+        """A bounded monotone activation (sigmoid, tanh, ...) is never clipped below the
+        image of its input's range: calibration on data where it is mostly near its floor
+        (a detector's class scores on pictures with few objects) picks a threshold that
+        erases exactly the rare high values that matter, while the function's own bound
+        costs little resolution."""
+        src = self.ranges.get(id(op.operands[0])) if op.operands else None
+        if src is None:
+            return
+        ends = op.compute(np.asarray(src, np.float32))
+        lo, hi = self.ranges[id(op.result)]
+        wide = (min(lo, float(np.min(ends))), max(hi, float(np.max(ends))))
+        if wide != (lo, hi):
+            self.ranges[id(op.result)] = wide
+
+    def table_readers(self, v: Value) -> list[Operation]:
+        """The users of `v` if all of them are integer table lookups (LUT activations)."""
+        users = v.users
+        ok = users and all(u.name in LUT_OPS and len(u.operands) == 1 and
+                           mode_bits(self.mode(u)) and id(u.result) in self.ranges
+                           for u in users)
+        return users if ok else []
+
+    def wide_output(self, op: Operation) -> int:
+        """The bit width of `op`'s result: 16 when only table lookups read it and the target
+        has 16-bit activations (the table then maps the fine codes exactly, so a conv
+        followed by SiLU loses nothing between them), else the op's own width."""
+        bits = self.bits(op)
+        if bits < 16 and 16 in self.scheme.act_bits and self.table_readers(op.result):
+            return 16
+        return bits
+
+    def _fit_to_tables(self, v: Value) -> None:
+        """Tighten the range of a value only table lookups read to the interval where their
+        quantized outputs still change (SiLU is 0 below about -6 and clips at its own output
+        threshold): values beyond it give the same table entries, so the interval is all
+        the precision the producer has to spend. Never wider than the calibrated range."""
+        readers = self.table_readers(v)
+        if not readers:
+            return
+        lo, hi = self.ranges[id(v)]
+        grid = np.linspace(lo, hi, 8193, dtype=np.float64)
+        a, b = hi, lo
+        for u in readers:
+            out = self.act_type(u.result, self.bits(u))
+            q = np.round(np.asarray(u.compute(grid.astype(np.float32)), np.float64) /
+                         out.scale)
+            qmin, qmax = out.storage.int_range
+            q = np.clip(q + out.zp, qmin, qmax)
+            moving = np.flatnonzero(q != q[0])
+            still = np.flatnonzero(q != q[-1])
+            if moving.size == 0 or still.size == 0:
+                return  # constant over the range: keep it as it is
+            step = grid[1] - grid[0]
+            a = min(a, grid[moving[0]] - step)
+            b = max(b, grid[still[-1]] + step)
+        a, b = max(lo, a), min(hi, b)
+        if lo <= 0 <= hi:  # keep zero inside, as every range the lowering gets
+            a, b = min(a, 0.0), max(b, 0.0)
+        if (a, b) != (lo, hi) and b > a:
+            self.ranges[id(v)] = (float(a), float(b))
+
+    def half(self, op: Operation, half: ScalarType) -> None:
+        """An F16 / BF16 layer: its activations and weights rounded to `half`, computed with
+        f32 accumulation (the top op), its result rounded to `half`: the numbers of a device
+        that multiplies in half precision and accumulates in f32. Weights are rounded once
+        into new weights; activations go through f32 -> half -> f32 casts (skipped for a
+        value an earlier layer of the same precision already rounded)."""
+        for i, v in enumerate(op.operands):
+            if not (isinstance(v.type, TensorType) and v.type.scalar == F32):
+                continue
+            if self.rounded.get(id(v)) == half:
+                continue
+            array = self.const(v) if v.owner is not None and v.owner.name in (
+                "top.weight", "top.constant") else None
+            if array is not None:
+                name = f"{v.owner.loc or f'{op.loc}_input{i}'}_{half}"
+                rounded = np.asarray(array, np.float32).astype(half.numpy_dtype)
+                new = self.weight(op, rounded.astype(np.float32), v.type, name)
+            else:
+                new = self._round_trip(v, op, half, before=True)
+            self.rounded[id(new)] = half
+            op.set_operand(i, new)
+        r = op.results[0] if op.results else None
+        if r is not None and isinstance(r.type, TensorType) and r.type.scalar == F32:
+            users = list(r.uses)
+            out = self._round_trip(r, op, half, before=False)
+            for user, index in users:
+                user.set_operand(index, out)
+            self.rounded[id(out)] = half
+
+    def _round_trip(self, v: Value, anchor: Operation, half: ScalarType, before: bool
+                    ) -> Value:
+        base = _loc(v, str(half)) or None
+        down = Operation.create("npu.cast", [v], [TensorType(v.type.shape, half)], {}, base)
+        up = Operation.create("npu.cast", [down.result], [TensorType(v.type.shape, F32)], {},
+                              f"{base}_f32" if base else None)
+        if before:
+            anchor.parent.insert_before(anchor, down)
+        else:
+            anchor.parent.insert_after(anchor, down)
+        down.parent.insert_after(down, up)
+        return up.result
 
     def lower(self, op: Operation) -> Value | None:
         from .lowering.patterns import PATTERNS

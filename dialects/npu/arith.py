@@ -177,7 +177,8 @@ def _quant_params(t: TensorType) -> tuple[np.ndarray, np.ndarray]:
 class CastOp(OpDef):
     """Quantize (float -> !quant.uniform, round half away from zero and clamp), dequantize
     (!quant.uniform -> float, f32), with the scale and zero point of the quantized type
-    (per tensor or per axis); or integer -> integer (e.g. i8 <-> i16), which takes
+    (per tensor or per axis); float -> float (f32 <-> f16 / bf16, round to nearest even); or
+    integer -> integer (e.g. i8 <-> i16), which takes
     `multiplier`/`shift` and the zero points like npu.requant (per tensor)."""
 
     NAME = "npu.cast"
@@ -194,6 +195,9 @@ class CastOp(OpDef):
             return "quantize"
         if isinstance(a, quant) and isinstance(r, ScalarType) and r.is_float:
             return "dequantize"
+        if isinstance(a, ScalarType) and isinstance(r, ScalarType) and a.is_float and \
+                r.is_float:
+            return "float"
         return "requant"
 
     def verify_(self) -> None:
@@ -202,6 +206,10 @@ class CastOp(OpDef):
         check_same_shape(self, a, r)
         mode = self._mode()
         has_requant = any(n in self.attributes for n in self.ATTRS)
+        if mode == "float":
+            if has_requant:
+                raise op_error(self, "a cast between float types takes no attributes")
+            return
         if mode != "requant":
             if has_requant:
                 raise op_error(self, f"a {mode} cast takes its scale and zero point from the "
@@ -222,10 +230,12 @@ class CastOp(OpDef):
         mode = self._mode()
         if mode == "quantize":
             scale, zp = _quant_params(self.output.type)
-            return ik.quantize(x, scale, zp, self.output.type.scalar.numpy_dtype)
+            return ik.quantize(x, scale, zp, self.output.type.scalar)
         if mode == "dequantize":
             scale, zp = _quant_params(self.input.type)
             return ik.dequantize(x, scale, zp, np.float32)
+        if mode == "float":  # round to nearest even, as numpy / ml_dtypes convert
+            return np.asarray(x).astype(self.output.type.scalar.numpy_dtype)
         return ik.requant(x, self.multiplier, self.shift, input_zp=self.input_zp,
                           output_zp=self.output_zp, dtype=self.output.type.scalar)
 

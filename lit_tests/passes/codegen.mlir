@@ -16,7 +16,7 @@
 // CHECK-NEXT: %r = top.relu %f : (tensor<1x4x4x4xf32>) -> tensor<1x4x4x4xf32> loc("out")
 // CHECK-NEXT: return %r : tensor<1x4x4x4xf32>
 
-// FORMAT: codegen: unknown format 'elf' (known: kmodel)
+// FORMAT: codegen: unknown format 'elf' (known: kmodel, onnx-qdq)
 module @net attributes {kiln.state = "npu"} {
   func.func @main(%x: tensor<1x4x4x4xf32> {kiln.name = "images"}) -> tensor<1x4x4x4xf32> attributes {kiln.outputs = ["out"]} {
     %q = npu.cast %x : (tensor<1x4x4x4xf32>) -> tensor<1x4x4x4x!quant.uniform<i8:f32, 0.05:-3>> loc("quant")

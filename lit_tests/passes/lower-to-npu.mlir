@@ -30,7 +30,7 @@
 // U8: npu.cast %x : (tensor<1x1x4x4xf32>) -> tensor<1x1x4x4x!quant.uniform<u8:f32, 0.015686275:127>>
 // U8: npu.conv2d {{.+}}input_zp = 127{{.+}}output_zp = 128{{.+}} -> tensor<1x2x4x4x!quant.uniform<u8:f32, 0.047058824:128>> loc("conv")
 // U8: npu.lut {{.+}} : tensor<256xu8>}
-// U8: npu.concat {{.+}}input_zps = [127, 127]{{.+}}output_zp = 127}
+// U8: npu.concat {{.+}}input_zps = [127, 127]{{.+}}output_zp = 136}
 // DFP: -> tensor<1x1x4x4x!quant.uniform<i8:f32, 0.03125>> loc("x_quantize")
 // DFP: top.weight @conv_filter_q : tensor<2x1x1x1x!quant.uniform<i8:f32:0, {0.03125, 0.03125}>>
 // DFP: npu.conv2d {{.+}} -> tensor<1x2x4x4x!quant.uniform<i8:f32, 0.0625>> loc("conv")

@@ -26,7 +26,7 @@ def _weighted(L, op: Operation, x: Value, w: np.ndarray, axis: int, b: np.ndarra
     """Operands (input, weight, bias), result type and requant params of a conv or matmul."""
     bits = L.bits(op)
     qx = L.quantized(x, op)
-    out = L.out_type(op)
+    out = L.out_type(op, L.wide_output(op))
     wbits = L.scheme.weight_bits_for(bits)
     wq, ws = L.scheme.weights(w, axis, wbits)
     sx = _el(qx).scale
@@ -156,7 +156,8 @@ def _lut(L, op: Operation) -> Value | None:
     x = op.operands[0]
     if len(op.operands) != 1 or not L.act_in(x):
         return None
-    qx = L.quantized(x, op)
+    src = L.produced.get(id(x))  # a table maps any code: read the producer's own type
+    qx = src if src is not None and src.type.scalar.bits <= 16 else L.quantized(x, op)
     out = L.out_type(op)
 
     def fn(values: np.ndarray) -> np.ndarray:

@@ -1,0 +1,209 @@
+"""`model_deploy`: lower a float kiln IR to a device model and check it against a reference.
+
+    model_deploy --mlir M.mlir --quantize INT8|INT16|F16|BF16|F32 --model OUT.kmodel
+                 [--calibration_table T] [--quantize_table Q] [--processor TARGET]
+                 [--asymmetric] [--quant_output] [--export_onnx OUT.onnx]
+                 [--test_input IN.npz|IMAGE --test_reference REF.npz
+                  [--tolerance 0.99,0.90] [--compare_all] [--excepts a,b]]
+
+Pipeline: mark-shape-ops, apply-qtable (`--quantize` is the default mode; the qtable's rows
+and the shape layers override it), import-calibration (ranges; layers above 8 bits take their
+observed range, not the 8-bit threshold), lower-to-npu for the target, then codegen. Written
+beside the model: `<stem>_npu.mlir` (+ weights), the lowered IR that `model_runner` and
+`kiln-opt` read. With `--test_input`, the device model is read back and run on it; its
+outputs (every tensor with `--compare_all`) go to `<stem>_model_outputs.npz` and are compared
+with `--test_reference`. Below tolerance, the per-layer table against the float IR is printed
+with the first layer below it, and the tool exits 1 (bad input: 2).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from ..compiler.ir import Module
+from ._cli import ArgParser, UsageError, run_tool
+
+PROG = "model_deploy"
+FLOAT_MODES = ("F16", "BF16", "F32")
+
+
+def build_arg_parser() -> ArgParser:
+    ap = ArgParser(prog=PROG, description=__doc__.split("\n")[0], allow_abbrev=False)
+    ap.add_argument("--mlir", required=True, help="float IR from model_transform")
+    ap.add_argument("--quantize", required=True,
+                    help="default layer mode: INT8, INT16 (INT<n> the target allows), F16, "
+                         "BF16, F32")
+    ap.add_argument("--model", required=True, help="output device model (.kmodel)")
+    ap.add_argument("--calibration_table", help="run_calibration's table (integer modes)")
+    ap.add_argument("--quantize_table", help="qtable: per-layer modes (mixed precision)")
+    ap.add_argument("--processor", default="int8-sym",
+                    help="target name (compiler/targets) or a target .toml file")
+    ap.add_argument("--asymmetric", action="store_true",
+                    help="use the table's min/max (implied by an affine target)")
+    ap.add_argument("--quant_output", action="store_true",
+                    help="keep the model's outputs quantized (default: dequantized to f32)")
+    ap.add_argument("--export_onnx", help="also write a QDQ ONNX model for onnxruntime")
+    ap.add_argument("--test_input", help="input (.npz, .npy or image) to check the model on")
+    ap.add_argument("--test_reference", help="reference tensors (.npz) for --test_input")
+    ap.add_argument("--tolerance", default="0.99,0.90",
+                    help="minimum cosine,euclidean similarity (default 0.99,0.90)")
+    ap.add_argument("--compare_all", action="store_true",
+                    help="compare every tensor the reference has, not only the outputs")
+    ap.add_argument("--excepts", default="", help="tensors not to compare, e.g. a,b")
+    ap.add_argument("--quiet", action="store_true", help="print only errors and the result")
+    return ap
+
+
+def _log(args, message: str) -> None:
+    if not args.quiet:
+        print(f"{PROG}: {message}", file=sys.stderr)
+
+
+def _pipeline(args, target, table: Path | None) -> str:
+    from ..calibration.qtable import normalize_mode
+
+    mode = normalize_mode(args.quantize)
+    if mode is None:
+        raise UsageError(f"--quantize '{args.quantize}': give INT8, INT16, F16, BF16 or F32")
+    if mode not in target.modes:
+        raise UsageError(f"--quantize {mode}: target {target.name} allows "
+                         f"{', '.join(target.modes)}")
+    qtable = f"table={args.quantize_table}," if args.quantize_table else ""
+    passes = ["mark-shape-ops", f"apply-qtable{{{qtable}target={args.processor},default={mode}}}"]
+    if table is not None:
+        asym = args.asymmetric or not target.activation_symmetric
+        passes.append(f"import-calibration{{table={table},asymmetric={str(asym).lower()}}}")
+    passes.append(f"lower-to-npu{{target={args.processor},"
+                  f"quant_output={str(args.quant_output).lower()}}}")
+    return ",".join(passes)
+
+
+def _needs_table(args, target) -> bool:
+    from ..calibration.qtable import normalize_mode, read_qtable
+    from ..passes.lowering.scheme import mode_bits
+
+    if mode_bits(normalize_mode(args.quantize) or "F32"):
+        return True
+    if args.quantize_table:
+        rows = read_qtable(args.quantize_table)
+        return any(mode_bits(m) for m in rows.modes.values())
+    return False
+
+
+def _check_paths(args) -> tuple[Path, Path | None]:
+    mlir = Path(args.mlir)
+    if not mlir.is_file():
+        raise UsageError(f"--mlir {mlir}: no such file")
+    model = Path(args.model)
+    if model.suffix != ".kmodel":
+        raise UsageError(f"--model {model}: the device model's name must end in .kmodel")
+    for flag in ("calibration_table", "quantize_table", "test_input", "test_reference"):
+        value = getattr(args, flag)
+        if value and not Path(value).is_file():
+            raise UsageError(f"--{flag} {value}: no such file")
+    if bool(args.test_input) != bool(args.test_reference):
+        raise UsageError("--test_input and --test_reference go together")
+    if args.export_onnx and Path(args.export_onnx).suffix != ".onnx":
+        raise UsageError(f"--export_onnx {args.export_onnx}: the name must end in .onnx")
+    table = Path(args.calibration_table) if args.calibration_table else None
+    return mlir, table
+
+
+def _source_module(args, mlir: Path, table: Path | None) -> Module:
+    """The float IR; when the calibration table was made on an IR that run_calibration
+    changed (--we / --bc), that IR, which the table's thresholds belong to."""
+    from ..calibration.table import read_table
+    from ..compiler.module_io import read_module
+
+    if table is not None:
+        header = read_table(table)
+        if header.mlir:
+            changed = table.parent / header.mlir
+            if not changed.is_file():
+                raise UsageError(f"{table}: names the IR {header.mlir} (written by "
+                                 f"run_calibration --we/--bc), which is not beside it")
+            _log(args, f"{table} was made on {changed} (weights changed by calibration): "
+                       "deploying that IR")
+            mlir = changed
+    return read_module(mlir)
+
+
+def _lower(args, module: Module, target, table: Path | None) -> None:
+    from ..passes.registry import build_pass_manager
+
+    pipeline = _pipeline(args, target, table)
+    _log(args, f"passes: {pipeline}")
+    build_pass_manager(pipeline).run(module)
+    for op in module.walk():
+        note = op.attributes.get("kiln.note")
+        if note:
+            _log(args, f"rule applied at {op.loc or op.name}: {note}")
+
+
+def _summary(module: Module) -> str:
+    """How many computing ops run at each storage type, e.g. `12 float, 300 i8`."""
+    from collections import Counter
+
+    from ..compiler.types import TensorType, UniformType
+
+    kinds: Counter = Counter()
+    for op in module.walk():
+        if op.name in ("top.weight", "top.constant", "top.none", "func.return",
+                       "npu.cast") or not op.results:
+            continue
+        t = op.results[0].type
+        quant = isinstance(t, TensorType) and isinstance(t.element, UniformType)
+        kinds[t.scalar.name if quant else "float"] += 1
+    return ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+
+
+def main(argv: list[str]) -> int:
+    args = build_arg_parser().parse_args(argv)
+    from .. import dialects  # noqa: F401  (registers the ops)
+    from ..codegen.kmodel import write_kmodel
+    from ..compiler.module_io import write_module
+    from ..compiler.target import load_target
+    from ..compiler.verifier import verify_module
+
+    start = time.perf_counter()
+    mlir, table = _check_paths(args)
+    target = load_target(args.processor)
+    if table is None and _needs_table(args, target):
+        raise UsageError(f"--quantize {args.quantize}: integer layers need "
+                         "--calibration_table (from run_calibration)")
+    float_module = _source_module(args, mlir, table)
+    verify_module(float_module)
+    module = _source_module(args, mlir, table)
+    _lower(args, module, target, table)
+    model = Path(args.model)
+    lowered = model.with_name(model.stem + "_npu.mlir")
+    write_module(module, lowered)
+    write_kmodel(module, model, target.name)
+    _log(args, f"wrote {model} ({_summary(module)}) and {lowered}")
+    if args.export_onnx:
+        from ..codegen.onnx_qdq import write_onnx_qdq
+
+        write_onnx_qdq(module, args.export_onnx)
+        _log(args, f"wrote {args.export_onnx} (QDQ ONNX for onnxruntime)")
+    code = 0
+    if args.test_input:
+        from .deploy_check import check_model
+
+        code = check_model(args, float_module, model, PROG)
+    _log(args, f"done in {time.perf_counter() - start:.1f} s")
+    return code
+
+
+def run(argv: list[str] | None = None) -> int:
+    return run_tool(PROG, main, argv)
+
+
+def entry() -> None:
+    sys.exit(run())
+
+
+if __name__ == "__main__":
+    entry()
+
