@@ -106,7 +106,33 @@ def make_image(height: int = 40, width: int = 40) -> np.ndarray:
     return np.round(image).astype(np.uint8)
 
 
-def write_examples(out_dir: str | Path) -> tuple[Path, Path]:
+CALIBRATION_IMAGES = 8
+
+
+def make_calibration_image(index: int, height: int = 40, width: int = 40) -> np.ndarray:
+    """Calibration picture `index`: the test image's kind of content (gradients, flat
+    shapes, a thin stripe) with seeded colours, positions and noise, so calibration sees the
+    ranges the test image produces without seeing the test image itself."""
+    rng = np.random.default_rng(1000 + index)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    a, b = rng.uniform(0.7, 1.0, 2)
+    image = np.stack([255 * a * xx / (width - 1), 255 * b * yy / (height - 1),
+                      255 * rng.uniform(0.7, 1.0) * (1 - (xx + yy) / (width + height - 2))],
+                     axis=2)
+    palette = [(250, 220, 30), (20, 40, 200), (255, 255, 255), (200, 30, 30)]
+    for _ in range(3):
+        cy, cx = rng.uniform(0.1, 0.9, 2) * (height, width)
+        r = rng.uniform(0.1, 0.3) * min(height, width)
+        shape = ((yy - cy) ** 2 + (xx - cx) ** 2 < r * r) if rng.uniform() < 0.5 else \
+            (np.abs(yy - cy) < r) & (np.abs(xx - cx) < r)
+        image[shape] = palette[rng.integers(len(palette))]
+    stripe = np.abs((xx - yy) - rng.uniform(-0.5, 0.5) * width) < 1.5
+    image[stripe] = 255
+    image += rng.normal(0, 4, image.shape)
+    return np.round(np.clip(image, 0, 255)).astype(np.uint8)
+
+
+def write_examples(out_dir: str | Path) -> tuple[Path, ...]:
     from PIL import Image
 
     out_dir = Path(out_dir)
@@ -114,7 +140,15 @@ def write_examples(out_dir: str | Path) -> tuple[Path, Path]:
     model_path, image_path = out_dir / "tiny_cnn.onnx", out_dir / "tiny_input.png"
     model_path.write_bytes(build_model().SerializeToString(deterministic=True))
     Image.fromarray(make_image(), mode="RGB").save(image_path, format="PNG", optimize=False)
-    return model_path, image_path
+    calib = out_dir / "calib"
+    calib.mkdir(exist_ok=True)
+    paths = [model_path, image_path]
+    for i in range(CALIBRATION_IMAGES):
+        path = calib / f"img_{i:02d}.png"
+        Image.fromarray(make_calibration_image(i), mode="RGB").save(path, format="PNG",
+                                                                    optimize=False)
+        paths.append(path)
+    return tuple(paths)
 
 
 def main(argv: list[str]) -> int:

@@ -51,12 +51,15 @@ def check_model(args, float_module: Module, model_path: Path, prog: str) -> int:
     if comparison.passed:
         return 0
     worst = comparison.failures[0]
-    every = got if args.compare_all else device.run(feeds, True)
-    layers = compare_tensors(run_interpreter(float_module, feeds, True), _floats(every),
-                             tolerance, excepts, order=list(every))
-    print("\nper-layer similarity of the device model to the float IR:")
-    print(render_table(layers))
-    first = layers.failures[0] if layers.failures else None
+    if args.compare_all:  # the table above is already per layer
+        first = worst
+    else:
+        every = device.run(feeds, True)
+        layers = compare_tensors(run_interpreter(float_module, feeds, True), _floats(every),
+                                 tolerance, excepts, order=list(every))
+        print("\nper-layer similarity of the device model to the float IR:")
+        print(render_table(layers))
+        first = layers.failures[0] if layers.failures else None
     where = (f"; the first layer below it is '{first.name}' ({first.why(tolerance)})"
              if first else "")
     print(f"{prog}: '{worst.name}' is below tolerance: {worst.why(tolerance)}{where}",

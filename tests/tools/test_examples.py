@@ -53,3 +53,27 @@ def test_model_runs_in_onnxruntime():
     assert got["logits"].shape == (1, 10)
     assert np.isfinite(got["logits"]).all()
     assert "res_add" in got and "pool" in got
+
+
+def test_committed_calibration_images_are_what_the_script_draws(script):
+    for i in range(script.CALIBRATION_IMAGES):
+        with Image.open(EXAMPLES / "calib" / f"img_{i:02d}.png") as img:
+            np.testing.assert_array_equal(np.asarray(img), script.make_calibration_image(i))
+
+
+def test_quickstart_runs_the_whole_flow(tmp_path):
+    """The README's first command: transform, calibrate, deploy, run, compare, all passing."""
+    import os
+    import shutil
+    import subprocess
+
+    if shutil.which("model_deploy") is None:
+        pytest.skip("console scripts not installed (pip install -e .)")
+    env = dict(os.environ, KILN_WORK=str(tmp_path))
+    done = subprocess.run(["sh", str(EXAMPLES / "quickstart.sh")], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "11 passed, 0 failed" in done.stdout  # model_deploy's per-layer check
+    for name in ("tiny_cnn_int8.kmodel", "tiny_cnn_int8_npu.mlir", "tiny_cnn_int8_qdq.onnx",
+                 "tiny_cnn_int8_tensors.npz"):
+        assert (tmp_path / name).is_file(), name
