@@ -4,7 +4,9 @@ Each tensor named in the calibration table gets the element type
 `!quant.calibrated<f32<lo:hi>>`: [-threshold, threshold] for symmetric targets (the
 default), the observed [min, max] with `asymmetric=true`. A layer that apply-qtable (run
 first) gave more than 8 bits gets its observed [-max|x|, max|x|]: the table's threshold is an
-8-bit clipping choice, and 16 bits resolve the whole range. The function's arguments are
+8-bit clipping choice, and 16 bits resolve the whole range. With `wide_tables=true` (the
+target has 16-bit activations) so does a value only table lookups read: lower-to-npu writes
+it at 16 bits, fitted to where the tables change. The function's arguments are
 annotated too. Ops that only move or select values (reshape, transpose, slice, concat of
 tensors with one range, max pooling, identity-like casts) pass their input's range on to a
 result the table does not name, so no requantization is needed across them. Tensors the
@@ -22,6 +24,7 @@ from ..compiler.ir import Module, Value
 from ..compiler.pass_manager import Pass, PassError
 from ..compiler.types import CalibratedType, TensorType
 from .apply_qtable import MODE_ATTR
+from .lower_to_npu import only_tables_read
 from .lowering.scheme import mode_bits
 
 # ops whose result holds only values of their first operand (so its range fits the result)
@@ -52,6 +55,7 @@ class ImportCalibration(Pass):
     description = "put the calibration table's ranges into !quant.calibrated types"
     table: str = ""
     asymmetric: bool = False
+    wide_tables: bool = False
 
     def run(self, module: Module) -> None:
         from ..calibration.table import read_table
@@ -63,12 +67,14 @@ class ImportCalibration(Pass):
         for func in module.functions:
             names |= set(input_names(func))
         table = read_table(self.table, known_names=names)
+        wide_tables = self.wide_tables
 
         def bounds(name: str, op=None) -> tuple[float, float]:
             e = table[name]
             if self.asymmetric:
                 return e.min, e.max
-            if op is not None and (mode_bits(op.attributes.get(MODE_ATTR, "")) or 8) > 8:
+            if op is not None and ((mode_bits(op.attributes.get(MODE_ATTR, "")) or 8) > 8 or
+                                   (wide_tables and only_tables_read(op.results[0]))):
                 t = max(abs(e.min), abs(e.max))  # wide layers need no clipping threshold
                 return -t, t
             return -e.threshold, e.threshold

@@ -52,6 +52,15 @@ MOVE_OPS = {"top.reshape", "top.transpose", "top.slice", "top.depth_to_space",
             "top.space_to_depth", "top.tile", "top.expand"}
 
 
+def only_tables_read(v: Value, default_mode: str = "INT8") -> list[Operation]:
+    """The users of `v` when every one is an integer table lookup (a LUT activation in an
+    integer mode), else []: such a value can be written at 16 bits and fitted to the tables."""
+    users = v.users
+    ok = users and all(u.name in LUT_OPS and len(u.operands) == 1 and
+                       mode_bits(u.attributes.get(MODE_ATTR, default_mode)) for u in users)
+    return users if ok else []
+
+
 def _calibrated(v: Value | None) -> bool:
     return v is not None and isinstance(v.type, TensorType) and \
         isinstance(v.type.element, CalibratedType)
@@ -218,11 +227,8 @@ class _Lowering:
 
     def table_readers(self, v: Value) -> list[Operation]:
         """The users of `v` if all of them are integer table lookups (LUT activations)."""
-        users = v.users
-        ok = users and all(u.name in LUT_OPS and len(u.operands) == 1 and
-                           mode_bits(self.mode(u)) and id(u.result) in self.ranges
-                           for u in users)
-        return users if ok else []
+        users = only_tables_read(v, self.default_mode)
+        return users if all(id(u.result) in self.ranges for u in users) else []
 
     def wide_output(self, op: Operation) -> int:
         """The bit width of `op`'s result: 16 when only table lookups read it and the target

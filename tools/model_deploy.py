@@ -74,7 +74,9 @@ def _pipeline(args, target, table: Path | None) -> str:
     passes = ["mark-shape-ops", f"apply-qtable{{{qtable}target={args.processor},default={mode}}}"]
     if table is not None:
         asym = args.asymmetric or not target.activation_symmetric
-        passes.append(f"import-calibration{{table={table},asymmetric={str(asym).lower()}}}")
+        wide = str(16 in target.activation_bits).lower()
+        passes.append(f"import-calibration{{table={table},asymmetric={str(asym).lower()},"
+                      f"wide_tables={wide}}}")
     passes.append(f"lower-to-npu{{target={args.processor},"
                   f"quant_output={str(args.quant_output).lower()}}}")
     return ",".join(passes)
@@ -111,11 +113,10 @@ def _check_paths(args) -> tuple[Path, Path | None]:
     return mlir, table
 
 
-def _source_module(args, mlir: Path, table: Path | None) -> Module:
-    """The float IR; when the calibration table was made on an IR that run_calibration
-    changed (--we / --bc), that IR, which the table's thresholds belong to."""
+def _source_path(args, mlir: Path, table: Path | None) -> Path:
+    """The float IR to deploy; when the calibration table was made on an IR that
+    run_calibration changed (--we / --bc), that IR, which the table's thresholds belong to."""
     from ..calibration.table import read_table
-    from ..compiler.module_io import read_module
 
     if table is not None:
         header = read_table(table)
@@ -126,8 +127,27 @@ def _source_module(args, mlir: Path, table: Path | None) -> Module:
                                  f"run_calibration --we/--bc), which is not beside it")
             _log(args, f"{table} was made on {changed} (weights changed by calibration): "
                        "deploying that IR")
-            mlir = changed
-    return read_module(mlir)
+            return changed
+    return mlir
+
+
+def _check_outputs(args, read: list[Path | None]) -> None:
+    """No file this run writes may be one it reads (the IR, its weights, the tables, the
+    test input or reference): the reference would be compared with the model's own outputs."""
+    from .model_runner import _same_file
+
+    model = Path(args.model)
+    written = [model, model.with_name(model.stem + "_npu.mlir"),
+               model.with_name(model.stem + "_npu_weights.npz")]
+    if args.export_onnx:
+        written.append(Path(args.export_onnx))
+    if args.test_input:
+        written.append(model.with_name(model.stem + "_model_outputs.npz"))
+    for out in written:
+        for src in read:
+            if src is not None and _same_file(out, src):
+                raise UsageError(f"{out} (which {PROG} writes for --model {model}) would "
+                                 f"overwrite {src}, which it reads")
 
 
 def _lower(args, module: Module, target, table: Path | None) -> None:
@@ -163,7 +183,7 @@ def main(argv: list[str]) -> int:
     args = build_arg_parser().parse_args(argv)
     from .. import dialects  # noqa: F401  (registers the ops)
     from ..codegen.kmodel import write_kmodel
-    from ..compiler.module_io import write_module
+    from ..compiler.module_io import read_module, write_module
     from ..compiler.target import load_target
     from ..compiler.verifier import verify_module
 
@@ -171,11 +191,22 @@ def main(argv: list[str]) -> int:
     mlir, table = _check_paths(args)
     target = load_target(args.processor)
     if table is None and _needs_table(args, target):
-        raise UsageError(f"--quantize {args.quantize}: integer layers need "
-                         "--calibration_table (from run_calibration)")
-    float_module = _source_module(args, mlir, table)
+        from ..calibration.qtable import normalize_mode
+        from ..passes.lowering.scheme import mode_bits
+
+        what = (f"--quantize {args.quantize}" if mode_bits(normalize_mode(args.quantize) or
+                                                            "F32") else
+                f"--quantize_table {args.quantize_table}")
+        raise UsageError(f"{what}: integer layers need --calibration_table (from "
+                         "run_calibration)")
+    source = _source_path(args, mlir, table)
+    float_module = read_module(source)
+    weights = float_module.weights.path if float_module.weights is not None else None
+    _check_outputs(args, [mlir, source, weights, table] + [
+        Path(f) if f else None
+        for f in (args.quantize_table, args.test_input, args.test_reference)])
     verify_module(float_module)
-    module = _source_module(args, mlir, table)
+    module = read_module(source)
     _lower(args, module, target, table)
     model = Path(args.model)
     lowered = model.with_name(model.stem + "_npu.mlir")

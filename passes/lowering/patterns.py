@@ -157,7 +157,11 @@ def _lut(L, op: Operation) -> Value | None:
     if len(op.operands) != 1 or not L.act_in(x):
         return None
     src = L.produced.get(id(x))  # a table maps any code: read the producer's own type
-    qx = src if src is not None and src.type.scalar.bits <= 16 else L.quantized(x, op)
+    if src is not None and src.type.scalar.bits <= 16:
+        qx = src
+    else:  # a float producer: quantize at 16 bits when only tables read it
+        wide = 16 if 16 in L.scheme.act_bits and L.table_readers(x) else None
+        qx = L.quantized(x, op, wide)
     out = L.out_type(op)
 
     def fn(values: np.ndarray) -> np.ndarray:
