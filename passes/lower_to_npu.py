@@ -379,3 +379,4 @@ class LowerToNpu(Pass):
                             "which no npu op takes")
         default = f"INT{target.default_activation_bits}"
         _Lowering(module, QScheme.of(target), default, self.quant_output).run()
+        module.attributes["kiln.state"] = f"npu_{target.name}"

@@ -47,7 +47,8 @@ def check_model(args, float_module: Module, model_path: Path, prog: str) -> int:
                          f"{'tensors' if args.compare_all else 'outputs'} "
                          f"({', '.join(list(compared)[:5])})")
     print(render_table(comparison))
-    print(f"{prog}: outputs written to {out_path}", file=sys.stderr)
+    if not args.quiet:
+        print(f"{prog}: outputs written to {out_path}", file=sys.stderr)
     if comparison.passed:
         return 0
     worst = comparison.failures[0]

@@ -70,16 +70,24 @@ def _pipeline(args, target, table: Path | None) -> str:
     if mode not in target.modes:
         raise UsageError(f"--quantize {mode}: target {target.name} allows "
                          f"{', '.join(target.modes)}")
-    qtable = f"table={args.quantize_table}," if args.quantize_table else ""
+    qtable = f"table={_quoted(args.quantize_table)}," if args.quantize_table else ""
     passes = ["mark-shape-ops", f"apply-qtable{{{qtable}target={args.processor},default={mode}}}"]
     if table is not None:
         asym = args.asymmetric or not target.activation_symmetric
         wide = str(16 in target.activation_bits).lower()
-        passes.append(f"import-calibration{{table={table},asymmetric={str(asym).lower()},"
+        passes.append(f"import-calibration{{table={_quoted(table)},asymmetric={str(asym).lower()},"
                       f"wide_tables={wide}}}")
     passes.append(f"lower-to-npu{{target={args.processor},"
                   f"quant_output={str(args.quant_output).lower()}}}")
     return ",".join(passes)
+
+
+def _quoted(path) -> str:
+    """A path as a pass option value: quoted, so commas and braces in it stay in it."""
+    text = str(path)
+    if '"' in text:
+        raise UsageError(f"{text}: a path with a double quote cannot be given to the passes")
+    return f'"{text}"'
 
 
 def _needs_table(args, target) -> bool:

@@ -373,3 +373,17 @@ def test_two_runs_give_the_same_bytes_and_leave_the_inputs_alone(tiny, tmp_path,
     assert files_bytes(tmp_path / "a") == written["b"]
     assert snapshot(tiny.root) == before
     assert qtable.read_text() == "block2_bn INT16\n"
+
+
+def test_paths_with_commas_and_braces_reach_the_passes(tiny, tmp_path, capsys):
+    """Table paths go into the pass pipeline quoted: a comma or brace stays in the path."""
+    odd = tmp_path / "a,b{c}"
+    odd.mkdir()
+    table = odd / "cali_table"
+    table.write_bytes(tiny.table.read_bytes())
+    code, _, err = cli(model_deploy.run, ["--mlir", tiny.mlir, "--quantize", "INT8",
+                                          "--calibration_table", table, "--model",
+                                          odd / "m.kmodel", "--quiet"], capsys)
+    assert code == 0, err
+    assert (odd / "m.kmodel").is_file()
+    assert 'kiln.state = "npu_int8-sym"' in (odd / "m_npu.mlir").read_text()
