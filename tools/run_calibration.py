@@ -3,7 +3,7 @@ quantization, TPU-MLIR style.
 
     run_calibration NAME.mlir (--dataset DIR | --data_list FILE) [--input_num N]
         [-o NAME_cali_table] [--qtable NAME_qtable]
-        [--cali_method kl|mse|max|percentile9999|aciq_gauss|aciq_laplace]
+        [--cali_method percentile9999|kl|mse|max|aciq_gauss|aciq_laplace]
         [--histogram_bin_num 2048] [--search search_threshold] [--inference_num 30]
         [--tune_num N] [--we] [--bc] [--bc_inference_num 30] [--processor TARGET]
         [--seed 0] [--debug_log]
@@ -41,7 +41,7 @@ def build_arg_parser() -> ArgParser:
     ap.add_argument("-o", "--output", dest="table",
                     help="calibration table (default: NAME_cali_table beside the IR)")
     ap.add_argument("--qtable", help="qtable with the shape layers (default: NAME_qtable)")
-    ap.add_argument("--cali_method", default="kl", choices=SEARCH_METHODS)
+    ap.add_argument("--cali_method", default="percentile9999", choices=SEARCH_METHODS)
     ap.add_argument("--histogram_bin_num", type=int, default=2048)
     ap.add_argument("--search", choices=["search_threshold"],
                     help="search_threshold: try every method, keep the best output cosine")
