@@ -5,8 +5,8 @@ Each tensor named in the calibration table gets the element type
 default), the observed [min, max] with `asymmetric=true`. A layer that apply-qtable (run
 first) gave more than 8 bits gets its observed [-max|x|, max|x|]: the table's threshold is an
 8-bit clipping choice, and 16 bits resolve the whole range. With `wide_tables=true` (the
-target has 16-bit activations) so does a value only table lookups read: lower-to-npu writes
-it at 16 bits, fitted to where the tables change. The function's arguments are
+target has 16-bit activations) so does a value only table lookups or float layers read:
+lower-to-npu writes it at 16 bits. The function's arguments are
 annotated too. Ops that only move or select values (reshape, transpose, slice, concat of
 tensors with one range, max pooling, identity-like casts) pass their input's range on to a
 result the table does not name, so no requantization is needed across them. Tensors the
@@ -24,7 +24,7 @@ from ..compiler.ir import Module, Value
 from ..compiler.pass_manager import Pass, PassError
 from ..compiler.types import CalibratedType, TensorType
 from .apply_qtable import MODE_ATTR
-from .lower_to_npu import only_tables_read
+from .lower_to_npu import reads_wide
 from .lowering.scheme import mode_bits
 
 # ops whose result holds only values of their first operand (so its range fits the result)
@@ -74,7 +74,7 @@ class ImportCalibration(Pass):
             if self.asymmetric:
                 return e.min, e.max
             if op is not None and ((mode_bits(op.attributes.get(MODE_ATTR, "")) or 8) > 8 or
-                                   (wide_tables and only_tables_read(op.results[0]))):
+                                   (wide_tables and reads_wide(op.results[0]))):
                 t = max(abs(e.min), abs(e.max))  # wide layers need no clipping threshold
                 return -t, t
             return -e.threshold, e.threshold

@@ -52,13 +52,34 @@ MOVE_OPS = {"top.reshape", "top.transpose", "top.slice", "top.depth_to_space",
             "top.space_to_depth", "top.tile", "top.expand"}
 
 
+def _table(u: Operation, default_mode: str) -> bool:
+    return u.name in LUT_OPS and len(u.operands) == 1 and \
+        bool(mode_bits(u.attributes.get(MODE_ATTR, default_mode)))
+
+
+def _float_reader(u: Operation, default_mode: str) -> bool:
+    """A reader that takes the value in float: the outputs (dequantized), a float layer, or
+    an op with no integer form."""
+    from .lowering.patterns import PATTERNS
+
+    return u.name == "func.return" or not mode_bits(u.attributes.get(MODE_ATTR, default_mode)) \
+        or u.name not in PATTERNS
+
+
 def only_tables_read(v: Value, default_mode: str = "INT8") -> list[Operation]:
     """The users of `v` when every one is an integer table lookup (a LUT activation in an
     integer mode), else []: such a value can be written at 16 bits and fitted to the tables."""
     users = v.users
-    ok = users and all(u.name in LUT_OPS and len(u.operands) == 1 and
-                       mode_bits(u.attributes.get(MODE_ATTR, default_mode)) for u in users)
+    ok = users and all(_table(u, default_mode) for u in users)
     return users if ok else []
+
+
+def reads_wide(v: Value, default_mode: str = "INT8") -> bool:
+    """True when every reader of `v` takes any integer code (tables) or the value in float:
+    writing it at 16 bits then costs nothing downstream and keeps 8 more bits."""
+    users = v.users
+    return bool(users) and all(_table(u, default_mode) or _float_reader(u, default_mode)
+                               for u in users)
 
 
 def _calibrated(v: Value | None) -> bool:
@@ -82,6 +103,7 @@ class _Lowering:
         self.f: dict[int, Value] = {}         # id(original value) -> its f32 dequantization
         self.notes: list[str] = []            # decisions a user should read (rules applied)
         self.rounded: dict[int, ScalarType] = {}  # id(value) -> half type it already fits
+        self.concat_bits: dict[int, int | None] = {}  # id(concat) -> its width (None: float)
         if module.weights is None:
             module.weights = WeightStore()
 
@@ -96,7 +118,7 @@ class _Lowering:
         return self.scheme.activation(*self.ranges[id(v)], bits)
 
     def out_type(self, op: Operation, bits: int | None = None) -> TensorType:
-        el = self.act_type(op.result, self.bits(op) if bits is None else bits)
+        el = self.act_type(op.result, self.wide_output(op) if bits is None else bits)
         return TensorType(op.result.type.shape, el)
 
     # -- values -----------------------------------------------------------------------------
@@ -107,11 +129,16 @@ class _Lowering:
         return op.result
 
     def quantized(self, v: Value, anchor: Operation, bits: int | None = None) -> Value:
-        """`v` as the integer type `anchor` reads it in (its calibrated range at the anchor's
-        bit width): the lowered value itself, an integer cast of it (mode boundary), or a
-        quantize cast of a float value; each made once, before its first reader."""
-        want = self.act_type(v, self.bits(anchor) if bits is None else bits)
+        """`v` as the integer type `anchor` reads it in (its calibrated range at the wider of
+        the anchor's and the producer's bit widths): the lowered value itself, an integer
+        cast of it (mode boundary), or a quantize cast of a float value; each made once,
+        before its first reader."""
         src = self.produced.get(id(v))
+        if bits is None:  # the reader's width, or the producer's when that is wider: a
+            bits = self.bits(anchor)  # wide layer's precision reaches its readers
+            if src is not None:
+                bits = max(bits, src.type.scalar.bits)
+        want = self.act_type(v, bits)
         if src is not None and src.type.element == want:
             return src
         got = self.q.get((id(v), want))
@@ -175,6 +202,12 @@ class _Lowering:
                     self.ranges[id(r)] = (r.type.element.min, r.type.element.max)
             if op.name in BOUNDED_OPS and op.results and id(op.result) in self.ranges:
                 self._widen_bounded(op)
+        from .lowering.head import concat_rule
+
+        for op in body:  # decided before any lowering, so the readers' modes are final
+            if op.name == "top.concat" and mode_bits(self.mode(op)) and \
+                    all(id(v) in self.ranges for v in op.operands):
+                self.concat_bits[id(op)] = concat_rule(self, op)
         for op in body:
             if len(op.results) == 1 and id(op.result) in self.ranges:
                 self._fit_to_tables(op.result)
@@ -231,11 +264,14 @@ class _Lowering:
         return users if all(id(u.result) in self.ranges for u in users) else []
 
     def wide_output(self, op: Operation) -> int:
-        """The bit width of `op`'s result: 16 when only table lookups read it and the target
-        has 16-bit activations (the table then maps the fine codes exactly, so a conv
-        followed by SiLU loses nothing between them), else the op's own width."""
+        """The bit width of `op`'s result: 16 when only table lookups or float readers (the
+        outputs, float layers) read it and the target has 16-bit activations: the table maps
+        the fine codes exactly (a conv followed by SiLU loses nothing between them) and a
+        float reader dequantizes 16 bits as cheaply as 8; else the op's own width."""
         bits = self.bits(op)
-        if bits < 16 and 16 in self.scheme.act_bits and self.table_readers(op.result):
+        if bits < 16 and 16 in self.scheme.act_bits and op.results and \
+                (self.table_readers(op.result) or
+                 (not self.quant_output and reads_wide(op.result, self.default_mode))):
             return 16
         return bits
 

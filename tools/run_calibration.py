@@ -6,7 +6,7 @@ quantization, TPU-MLIR style.
         [--cali_method percentile9999|kl|mse|max|aciq_gauss|aciq_laplace]
         [--histogram_bin_num 2048] [--search search_threshold] [--inference_num 30]
         [--tune_num N] [--we] [--bc] [--bc_inference_num 30] [--processor TARGET]
-        [--seed 0] [--debug_log]
+        [--seed 0] [--debug_log] [--quant_config CFG.json]
 
 Every sample runs once through the float model in kiln's interpreter; each activation updates
 its streamed statistics (exact min/max, moments, a 2048-bin histogram of |x|) and is dropped,
@@ -14,6 +14,12 @@ so memory does not grow with --input_num, and every method's threshold comes fro
 pass. The table rows are `name threshold min max`, keyed by the ONNX tensor names (locs).
 Layers that compute shapes, indices or masks are found from the graph, never get a range,
 and are listed in the qtable's shape-layers section.
+
+`--quant_config` (docs/quant-config.md) is checked against the model and the target; when its
+`fake_quant` is "weights" or "activations", the int8 simulation with only that side
+quantized (and the config's float layers, bit widths and min/max) is compared with float on
+--inference_num samples and its output cosine logged next to the one of both sides, to tell
+which side loses accuracy. The table itself does not depend on the config.
 """
 
 from __future__ import annotations
@@ -43,8 +49,27 @@ def build_arg_parser() -> ArgParser:
     ap.add_argument("--qtable", help="qtable with the shape layers (default: NAME_qtable)")
     ap.add_argument("--cali_method", default="percentile9999", choices=SEARCH_METHODS)
     ap.add_argument("--histogram_bin_num", type=int, default=2048)
-    ap.add_argument("--search", choices=["search_threshold"],
-                    help="search_threshold: try every method, keep the best output cosine")
+    ap.add_argument("--search", choices=["search_threshold", "search_qtable"],
+                    help="search_threshold: try every method, keep the best output cosine; "
+                         "search_qtable: the fewest layers above INT8 reaching --expected_cos")
+    ap.add_argument("--expected_cos", type=float, default=0.99,
+                    help="search_qtable: output similarity to reach (default 0.99)")
+    ap.add_argument("--max_float_layers", type=int, default=5,
+                    help="search_qtable: at most this many layers above INT8 (default 5)")
+    ap.add_argument("--quantize_method_list", default=None,
+                    help="search_qtable: methods tried per sensitive layer, e.g. KL,MSE,MAX,"
+                         "Percentile9999 (default: --cali_method only)")
+    ap.add_argument("--fp_type", default="auto",
+                    help="search_qtable: float type of mixed layers: auto|F16|BF16|F32")
+    ap.add_argument("--mix_mode", default="auto",
+                    help="search_qtable: auto (the target's widest integer mode first, then "
+                         "--fp_type), or one mode: INT16, F16, ...")
+    ap.add_argument("--post_process", help="python file defining PostProcess(outputs), "
+                                           "applied to outputs before comparing")
+    ap.add_argument("--global_compare_layers",
+                    help="compare these layers instead of the outputs: a,b or a:0.3,b:0.7")
+    ap.add_argument("--quantize_table",
+                    help="search_qtable: the mixed qtable written (default NAME_mix_qtable)")
     ap.add_argument("--inference_num", type=int, default=30,
                     help="samples the search compares outputs on")
     ap.add_argument("--tune_num", type=int, help="same as --inference_num (TPU-MLIR name)")
@@ -57,6 +82,9 @@ def build_arg_parser() -> ArgParser:
     ap.add_argument("--seed", type=int, default=0, help="sample choice")
     ap.add_argument("--debug_log", action="store_true",
                     help="write NAME_cali_table.log with every tensor's statistics")
+    ap.add_argument("--quant_config",
+                    help="JSON quant config (docs/quant-config.md); with fake_quant weights or "
+                         "activations, log that simulation's output cosine")
     return ap
 
 
@@ -115,6 +143,37 @@ def search_threshold(module, collector, samples: list, methods=SEARCH_METHODS, b
     return best, scores
 
 
+def fake_quant_cosines(module, collector, thresholds: dict[str, float], resolved,
+                       samples: list, bits: int = 8) -> dict[str, float]:
+    """Output cosine to float of the simulation with the config's side quantized and with
+    both sides: float layers as in the config, its bit widths (wide layers at their observed
+    range, as model_deploy) and its min/max over the table's ranges."""
+    from ..calibration.simulate import QuantSimulator, output_cosine
+    from ..compiler.interpreter import run_function
+    from ..passes.lowering.scheme import mode_bits
+
+    layer_bits = {n: mode_bits(m) for n, m in resolved.modes.items() if mode_bits(m)}
+    floats = [n for n, m in resolved.modes.items() if mode_bits(m) is None]
+    th = dict(thresholds)
+    for name in th:
+        stats = collector[name]
+        if not stats.has_range:
+            continue
+        lo, hi = resolved.ranges.get(name, (None, None))
+        lo = stats.min if lo is None else lo
+        hi = stats.max if hi is None else hi
+        if name in resolved.ranges or layer_bits.get(name, bits) > 8:
+            th[name] = max(abs(lo), abs(hi)) or th[name]
+    reference = [run_function(module.main, s, weights=module.weights)[0] for s in samples]
+    sides = dict.fromkeys([resolved.config.fake_quant or "both", "both"])
+    out = {}
+    for side in sides:
+        sim = QuantSimulator(module, th, bits=bits, fake_quant=side, layer_bits=layer_bits,
+                             float_layers=floats)
+        out[side] = output_cosine(reference, [sim.run(s) for s in samples])
+    return out
+
+
 def _default_paths(args) -> tuple[Path, Path]:
     mlir = Path(args.mlir)
     stem = mlir.stem
@@ -162,6 +221,12 @@ def main(argv: list[str]) -> int:
     module = read_module(args.mlir)
     verify_module(module)
     func = module.main
+    resolved = None
+    if args.quant_config:
+        from ..calibration.quant_config import read_quant_config, resolve
+
+        resolved = resolve(read_quant_config(args.quant_config), module,
+                           load_target(args.processor))
     start = time.perf_counter()
 
     replacement = None
@@ -182,7 +247,7 @@ def main(argv: list[str]) -> int:
          f"{time.perf_counter() - start:.1f} s")
 
     method = args.cali_method
-    if args.search:
+    if args.search == "search_threshold":
         n = args.tune_num or args.inference_num
         samples = list(dataset.take(n))
         method, _ = search_threshold(module, collector, samples, bits=bits)
@@ -211,9 +276,20 @@ def main(argv: list[str]) -> int:
         if not stats.has_range:
             continue
         table.add(name, thresholds[name], stats.min, stats.max)
+    shape_layers = [loc for loc in analysis.shape_layers() if not any(c.isspace() for c in loc)]
+    if args.search == "search_qtable":
+        from ._search import run_search_qtable
+
+        source = table_path.with_name(table.mlir) if table.mlir else Path(args.mlir)
+        run_search_qtable(args, source, table, collector, dataset, shape_layers, bits, _log)
     write_table(table_path, table)
-    write_qtable(qtable_path, {}, [loc for loc in analysis.shape_layers()
-                                   if not any(c.isspace() for c in loc)])
+    if resolved is not None and resolved.config.fake_quant in ("weights", "activations"):
+        samples = list(dataset.take(args.tune_num or args.inference_num))
+        cos = fake_quant_cosines(module, collector, thresholds, resolved, samples, bits)
+        side = resolved.config.fake_quant
+        _log(f"fake quant {side} only ({args.quant_config}): output cosine {cos[side]:.6f} "
+             f"(both sides: {cos['both']:.6f}) on {len(samples)} sample(s)")
+    write_qtable(qtable_path, {}, shape_layers)
     if args.debug_log:
         tables = {m: thresholds_for(collector, m, bits) for m in SEARCH_METHODS}
         _debug_log(table_path.with_name(table_path.name + ".log"), collector, tables)

@@ -17,6 +17,7 @@ import numpy as np
 
 from ...compiler.attributes import EnumAttr
 from ...compiler.opdef import OpDef, attr, op_error, tensor_type
+from ...compiler.types import CalibratedType
 from ...kernels import resize as resize_kernels
 
 MODES = ("nearest", "linear", "cubic")
@@ -64,8 +65,11 @@ class ResizeOp(OpDef):
             if isinstance(value, EnumAttr) and value.kind != kind:
                 raise op_error(self, f"attribute '{name}' must be a #{kind}<...>, got "
                                      f"#{value.kind}<{value.value}>")
-        if r.element != x.element:
-            raise op_error(self, "result element type differs from the input's")
+        calibrated = isinstance(x.element, CalibratedType) or \
+            isinstance(r.element, CalibratedType)
+        if (r.expressed != x.expressed) if calibrated else (r.element != x.element):
+            raise op_error(self, "result element type differs from the input's")  # ranges
+            # of !quant.calibrated types may differ: each tensor has its own
         if self.mode != "nearest" and not x.scalar.is_float:
             raise op_error(self, f"{self.mode} resize needs a float input")
         rank = x.rank

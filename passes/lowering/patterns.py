@@ -14,7 +14,6 @@ from ...compiler.ir import Operation, Value
 from ...compiler.types import TensorType
 from ...kernels.integer import add_params, make_lut
 from .. import lower_to_npu as lw
-from .head import concat_rule
 
 
 def _el(v: Value):
@@ -33,7 +32,7 @@ def _weighted(L, op: Operation, x: Value, w: np.ndarray, axis: int, b: np.ndarra
     m, s = lw.channel_params(sx, ws, out.element.scale)
     operands = [qx, L.weight(op, wq, lw.weight_type(wq.shape, axis, ws, wbits), weight_loc)]
     if b is not None:
-        wide = bits > 8
+        wide = max(bits, qx.type.scalar.bits) > 8
         name = f"{op.loc}_bias_i{64 if wide else 32}"
         operands.append(L.weight(op, lw.quantize_bias(b, sx * ws, wide),
                                  lw.bias_type(len(ws), wide), name))
@@ -93,7 +92,8 @@ def _add(L, op: Operation) -> Value | None:
         return None
     qa, qb = L.quantized(a, op), L.quantized(b, op)
     out = L.out_type(op)
-    left_shift = min(20, 30 - L.bits(op))  # (x - zp) << left_shift stays below 2^30
+    widest = max(L.bits(op), qa.type.scalar.bits, qb.type.scalar.bits)
+    left_shift = min(20, 30 - widest)  # (x - zp) << left_shift stays below 2^30
     params = add_params(_el(qa).scale, _el(qb).scale, out.element.scale, left_shift)
     params.update(lhs_zp=_el(qa).zp, rhs_zp=_el(qb).zp, output_zp=out.element.zp)
     return L.insert(op, "npu.add", [qa, qb], out, params, op.loc)
@@ -102,7 +102,7 @@ def _add(L, op: Operation) -> Value | None:
 def _concat(L, op: Operation) -> Value | None:
     if not all(L.act_in(v) for v in op.operands):
         return None
-    bits = concat_rule(L, op)
+    bits = L.concat_bits.get(id(op), L.bits(op))
     if bits is None:
         return None
     qs = [L.quantized(v, op, bits) for v in op.operands]

@@ -107,8 +107,9 @@ def test_tiny_cnn_matches_quant_simulator(tiny):
     compared = 0
     for loc, q in low_all.items():
         t = types.get(loc)
-        if t is None or not isinstance(t.element, UniformType) or loc not in sim_all:
-            continue
+        if t is None or not isinstance(t.element, UniformType) or loc not in sim_all or \
+                t.element.storage.name != "i8":  # the simulator models 8 bits (the logits
+            continue                               # only the outputs read are i16)
         if loc in ("pool",):  # npu.max_pool keeps its input's scale; pool_requant follows
             continue
         lsb = np.abs(sim_all[loc].astype(np.float64) / t.element.scale - q.astype(np.float64))
@@ -116,7 +117,7 @@ def test_tiny_cnn_matches_quant_simulator(tiny):
         if loc == "stem_relu":
             assert lsb.max() <= 1.0 + 1e-3
         assert np.mean(lsb <= 1.0 + 1e-3) >= 0.99, loc
-    assert compared >= 7
+    assert compared >= 6
 
 
 def _t(lo: float, hi: float) -> str:
