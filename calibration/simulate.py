@@ -6,11 +6,17 @@ Weights of conv, conv_transpose, matmul and gemm are quantized per output channe
 to it (symmetric, `bits`) as soon as it is produced, so the next op reads the quantized
 value. Biases and ops without a threshold stay float. The rounding is the one of
 `dialects.quant`.
+
+`fake_quant` picks the side that is quantized, to tell which one loses accuracy (Magik's
+WEIGHT_FAKE_QUANT / FEATURE_FAKE_QUANT): "both" (the default), "weights" (float
+activations) or "activations" (float weights). `layer_bits` gives some activations another
+width (their thresholds must be the ones for that width); `float_layers` are not quantized
+at all (neither their results nor their weights), as a qtable's float layers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -26,6 +32,9 @@ _WEIGHT_OPERANDS: dict[str, Callable[[Operation], tuple[int, int]]] = {
     "top.matmul": lambda op: (1, -1),
     "top.gemm": lambda op: (1, 0 if op.attributes.get("trans_b") else 1),
 }
+# fake_quant -> (quantize weights, quantize activations)
+FAKE_QUANT_SIDES = {"both": (True, True), "weights": (True, False),
+                    "activations": (False, True)}
 
 
 def weight_channels(module: Module) -> dict[int, int]:
@@ -54,14 +63,28 @@ def fake_quant_per_channel(w: np.ndarray, axis: int, bits: int) -> np.ndarray:
 class QuantSimulator:
     def __init__(self, module: Module, thresholds: Mapping[str, float], *, bits: int = 8,
                  weight_bits: int = 8, quantize_weights: bool = True,
-                 quantize_activations: bool = True) -> None:
+                 quantize_activations: bool = True, fake_quant: str | None = None,
+                 layer_bits: Mapping[str, int] | None = None,
+                 float_layers: Iterable[str] = ()) -> None:
+        """`fake_quant`, when given, sets `quantize_weights` and `quantize_activations`
+        (see the module docstring)."""
+        if fake_quant is not None:
+            if fake_quant not in FAKE_QUANT_SIDES:
+                raise ValueError(f"fake_quant {fake_quant!r}: expected one of "
+                                 f"{', '.join(FAKE_QUANT_SIDES)}")
+            quantize_weights, quantize_activations = FAKE_QUANT_SIDES[fake_quant]
         self.module = module
         self.func = module.main
-        self.thresholds = dict(thresholds)
+        floats = set(float_layers)
+        self.thresholds = {k: v for k, v in thresholds.items() if k not in floats}
         self.bits, self.weight_bits = bits, weight_bits
+        self.layer_bits = dict(layer_bits or {})
         self.quantize_weights = quantize_weights
         self.quantize_activations = quantize_activations
         self._weight_axes = weight_channels(module) if quantize_weights else {}
+        if floats:
+            self._weight_axes = {k: v for k, v in self._weight_axes.items()
+                                 if not _only_float_users(module, k, floats)}
         self._weight_cache: dict[int, np.ndarray] = {}
         self.observe: Callable[[Operation, np.ndarray], None] | None = None
 
@@ -78,7 +101,7 @@ class QuantSimulator:
         if self.quantize_activations and array.dtype.kind == "f":
             t = self.thresholds.get(op.loc)
             if t is not None:
-                return fake_quant_symmetric(array, t, self.bits)
+                return fake_quant_symmetric(array, t, self.layer_bits.get(op.loc, self.bits))
         return array
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -87,10 +110,17 @@ class QuantSimulator:
             for name in input_names(self.func):
                 t = self.thresholds.get(name)
                 if t is not None and feeds[name].dtype.kind == "f":
-                    feeds[name] = fake_quant_symmetric(feeds[name], t, self.bits)
+                    feeds[name] = fake_quant_symmetric(feeds[name], t,
+                                                       self.layer_bits.get(name, self.bits))
         outputs, _ = run_function(self.func, feeds, weights=self.module.weights,
                                   rewrite=self._rewrite)
         return outputs
+
+
+def _only_float_users(module: Module, weight_id: int, floats: set[str]) -> bool:
+    """Whether every reader of the weight op `weight_id` is a float layer."""
+    src = next(op for op in module.walk() if id(op) == weight_id)
+    return all(user.loc in floats for user in src.results[0].users)
 
 
 def output_cosine(float_outputs: list[dict], quant_outputs: list[dict]) -> float:

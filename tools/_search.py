@@ -77,19 +77,35 @@ def write_search_outputs(qtable: Path, outcome: SearchOutcome, shape_layers, hea
     return log
 
 
-def run_search_qtable(args, mlir: Path, table: CalibrationTable, collector, dataset,
-                      shape_layers, bits: int, log) -> None:
-    from .run_calibration import thresholds_for
-
+def check_search_args(args, module) -> None:
+    """Every search option checked before the (long) statistics pass."""
     target = load_target(args.processor)
     if not 0 < args.expected_cos <= 1:
         raise UsageError("--expected_cos must be in (0, 1]")
     if args.max_float_layers < 1:
         raise UsageError("--max_float_layers must be at least 1")
     try:
-        methods = parse_methods(args.quantize_method_list or args.cali_method)
+        parse_methods(args.quantize_method_list or args.cali_method)
+        compare = parse_compare_layers(args.global_compare_layers)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    if compare:
+        from ..compiler.interpreter import output_names
+
+        known = {op.loc for op in module.walk() if op.loc} | set(output_names(module.main))
+        missing = [n for n in compare if n not in known]
+        if missing:
+            raise UsageError(f"--global_compare_layers: no layer named {', '.join(missing)}")
+    mix_modes(args, target)
+    load_post_process(args.post_process)
+
+
+def run_search_qtable(args, mlir: Path, table: CalibrationTable, collector, dataset,
+                      shape_layers, bits: int, log) -> None:
+    from .run_calibration import thresholds_for
+
+    target = load_target(args.processor)
+    methods = parse_methods(args.quantize_method_list or args.cali_method)
     method_tables = {m: thresholds_for(collector, m, bits) for m in methods}
     modes = mix_modes(args, target)
     ev, tune = evaluators(args, mlir, target, dataset, shape_layers)

@@ -5,6 +5,7 @@
                  [--asymmetric] [--quant_output] [--export_onnx OUT.onnx]
                  [--test_input IN.npz|IMAGE --test_reference REF.npz
                   [--tolerance 0.99,0.90] [--compare_all] [--excepts a,b]]
+                 [--quant_config CFG.json] [--save_quant_config OUT.json]
 
 Pipeline: mark-shape-ops, apply-qtable (`--quantize` is the default mode; the qtable's rows
 and the shape layers override it), import-calibration (ranges; layers above 8 bits take their
@@ -14,11 +15,17 @@ beside the model: `<stem>_npu.mlir` (+ weights), the lowered IR that `model_runn
 outputs (every tensor with `--compare_all`) go to `<stem>_model_outputs.npz` and are compared
 with `--test_reference`. Below tolerance, the per-layer table against the float IR is printed
 with the first layer below it, and the tool exits 1 (bad input: 2).
+
+`--quant_config` (docs/quant-config.md) sets layers' bit widths and float layers (its modes
+override the qtable's rows) and their ranges (over the table's); both go to the passes as
+temporary files, never into the user's. `--save_quant_config` writes every layer's mode as
+such a config, to edit by hand and load back.
 """
 
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -52,6 +59,10 @@ def build_arg_parser() -> ArgParser:
     ap.add_argument("--compare_all", action="store_true",
                     help="compare every tensor the reference has, not only the outputs")
     ap.add_argument("--excepts", default="", help="tensors not to compare, e.g. a,b")
+    ap.add_argument("--quant_config", help="JSON config: per-layer bits/modes, skipped layers "
+                                           "and op types, min/max (docs/quant-config.md)")
+    ap.add_argument("--save_quant_config",
+                    help="write every layer's mode as a quant config (to edit and load back)")
     ap.add_argument("--quiet", action="store_true", help="print only errors and the result")
     return ap
 
@@ -61,7 +72,7 @@ def _log(args, message: str) -> None:
         print(f"{PROG}: {message}", file=sys.stderr)
 
 
-def _pipeline(args, target, table: Path | None) -> str:
+def _pipeline(args, target, table: Path | None, qtable: str | None) -> str:
     from ..calibration.qtable import normalize_mode
 
     mode = normalize_mode(args.quantize)
@@ -70,8 +81,8 @@ def _pipeline(args, target, table: Path | None) -> str:
     if mode not in target.modes:
         raise UsageError(f"--quantize {mode}: target {target.name} allows "
                          f"{', '.join(target.modes)}")
-    qtable = f"table={_quoted(args.quantize_table)}," if args.quantize_table else ""
-    passes = ["mark-shape-ops", f"apply-qtable{{{qtable}target={args.processor},default={mode}}}"]
+    rows = f"table={_quoted(qtable)}," if qtable else ""
+    passes = ["mark-shape-ops", f"apply-qtable{{{rows}target={args.processor},default={mode}}}"]
     if table is not None:
         asym = args.asymmetric or not target.activation_symmetric
         wide = str(16 in target.activation_bits).lower()
@@ -90,14 +101,14 @@ def _quoted(path) -> str:
     return f'"{text}"'
 
 
-def _needs_table(args, target) -> bool:
+def _needs_table(args, qtable: str | None) -> bool:
     from ..calibration.qtable import normalize_mode, read_qtable
     from ..passes.lowering.scheme import mode_bits
 
     if mode_bits(normalize_mode(args.quantize) or "F32"):
         return True
-    if args.quantize_table:
-        rows = read_qtable(args.quantize_table)
+    if qtable:
+        rows = read_qtable(qtable)
         return any(mode_bits(m) for m in rows.modes.values())
     return False
 
@@ -109,7 +120,8 @@ def _check_paths(args) -> tuple[Path, Path | None]:
     model = Path(args.model)
     if model.suffix != ".kmodel":
         raise UsageError(f"--model {model}: the device model's name must end in .kmodel")
-    for flag in ("calibration_table", "quantize_table", "test_input", "test_reference"):
+    for flag in ("calibration_table", "quantize_table", "test_input", "test_reference",
+                 "quant_config"):
         value = getattr(args, flag)
         if value and not Path(value).is_file():
             raise UsageError(f"--{flag} {value}: no such file")
@@ -151,6 +163,8 @@ def _check_outputs(args, read: list[Path | None]) -> None:
         written.append(Path(args.export_onnx))
     if args.test_input:
         written.append(model.with_name(model.stem + "_model_outputs.npz"))
+    if args.save_quant_config:
+        written.append(Path(args.save_quant_config))
     for out in written:
         for src in read:
             if src is not None and _same_file(out, src):
@@ -158,12 +172,13 @@ def _check_outputs(args, read: list[Path | None]) -> None:
                                  f"overwrite {src}, which it reads")
 
 
-def _lower(args, module: Module, target, table: Path | None) -> None:
+def _lower(args, module: Module, target, table: Path | None, qtable: str | None,
+           instruments=()) -> None:
     from ..passes.registry import build_pass_manager
 
-    pipeline = _pipeline(args, target, table)
+    pipeline = _pipeline(args, target, table, qtable)
     _log(args, f"passes: {pipeline}")
-    build_pass_manager(pipeline).run(module)
+    build_pass_manager(pipeline, instruments).run(module)
     for op in module.walk():
         note = op.attributes.get("kiln.note")
         if note:
@@ -187,8 +202,48 @@ def _summary(module: Module) -> str:
     return ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
 
 
+def _apply_quant_config(args, target, module: Module, table: Path | None,
+                        scratch: Path) -> tuple[str | None, Path | None, object]:
+    """--quant_config: its modes over --quantize_table's rows (the config wins) and its
+    min/max over the calibration table, written into `scratch` for the passes."""
+    from ..calibration.qtable import read_qtable, write_qtable
+    from ..calibration.quant_config import adjust_table, merge_modes, read_quant_config, resolve
+    from ..calibration.table import read_table, write_table
+
+    config = read_quant_config(args.quant_config)
+    resolved = resolve(config, module, target)
+    qtable = args.quantize_table
+    if resolved.modes:
+        rows, shape = {}, []
+        if qtable:
+            given = read_qtable(qtable, known_names={op.loc for op in module.walk() if op.loc})
+            rows = given.modes
+            shape = [n for n in given.shape_layers if n not in resolved.modes]
+        merged, changed = merge_modes(rows, resolved)
+        if changed:
+            _log(args, f"--quant_config {config.source} overrides --quantize_table {qtable} "
+                       f"(the config wins) for {len(changed)} layer(s): {', '.join(changed)}")
+        qtable = str(scratch / "quant_config_qtable")
+        write_qtable(qtable, merged, shape)
+    if resolved.ranges:
+        if table is None:
+            raise UsageError(f"{config.source}: min/max overrides need --calibration_table")
+        adjusted = adjust_table(read_table(table), resolved)
+        adjusted.mlir = adjusted.weights = None  # already followed by _source_path
+        table = scratch / "quant_config_cali_table"
+        write_table(table, adjusted)
+    _log(args, f"--quant_config {config.source}: {len(resolved.modes)} layer mode(s), "
+               f"{len(resolved.ranges)} range override(s)")
+    return qtable, table, config
+
+
 def main(argv: list[str]) -> int:
     args = build_arg_parser().parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="kiln_deploy_") as scratch:
+        return _deploy(args, Path(scratch))
+
+
+def _deploy(args, scratch: Path) -> int:
     from .. import dialects  # noqa: F401  (registers the ops)
     from ..codegen.kmodel import write_kmodel
     from ..compiler.module_io import read_module, write_module
@@ -198,29 +253,39 @@ def main(argv: list[str]) -> int:
     start = time.perf_counter()
     mlir, table = _check_paths(args)
     target = load_target(args.processor)
-    if table is None and _needs_table(args, target):
-        from ..calibration.qtable import normalize_mode
-        from ..passes.lowering.scheme import mode_bits
-
-        what = (f"--quantize {args.quantize}" if mode_bits(normalize_mode(args.quantize) or
-                                                            "F32") else
-                f"--quantize_table {args.quantize_table}")
-        raise UsageError(f"{what}: integer layers need --calibration_table (from "
-                         "run_calibration)")
+    qtable = args.quantize_table
+    if table is None and not args.quant_config and _needs_table(args, qtable):
+        _no_table(args, f"--quantize_table {qtable}")
     source = _source_path(args, mlir, table)
     float_module = read_module(source)
     weights = float_module.weights.path if float_module.weights is not None else None
     _check_outputs(args, [mlir, source, weights, table] + [
         Path(f) if f else None
-        for f in (args.quantize_table, args.test_input, args.test_reference)])
+        for f in (args.quantize_table, args.test_input, args.test_reference, args.quant_config)])
     verify_module(float_module)
+    config = None
+    if args.quant_config:
+        qtable, table, config = _apply_quant_config(args, target, float_module, table, scratch)
+        if table is None and _needs_table(args, qtable):
+            _no_table(args, f"--quant_config {args.quant_config}")
     module = read_module(source)
-    _lower(args, module, target, table)
+    recorder = None
+    if args.save_quant_config:
+        from ..calibration.quant_config import ModeRecorder
+
+        recorder = ModeRecorder()
+    _lower(args, module, target, table, qtable, [recorder] if recorder else [])
     model = Path(args.model)
     lowered = model.with_name(model.stem + "_npu.mlir")
     write_module(module, lowered)
     write_kmodel(module, model, target.name)
     _log(args, f"wrote {model} ({_summary(module)}) and {lowered}")
+    if recorder is not None:
+        from ..calibration.quant_config import config_of_modes, write_quant_config
+
+        write_quant_config(args.save_quant_config, config_of_modes(recorder.modes, config))
+        _log(args, f"wrote {args.save_quant_config} (every layer's mode; edit it and load it "
+                   "back with --quant_config)")
     if args.export_onnx:
         from ..codegen.onnx_qdq import write_onnx_qdq
 
@@ -233,6 +298,15 @@ def main(argv: list[str]) -> int:
         code = check_model(args, float_module, model, PROG)
     _log(args, f"done in {time.perf_counter() - start:.1f} s")
     return code
+
+
+def _no_table(args, source: str) -> None:
+    from ..calibration.qtable import normalize_mode
+    from ..passes.lowering.scheme import mode_bits
+
+    what = (f"--quantize {args.quantize}" if mode_bits(normalize_mode(args.quantize) or "F32")
+            else source)
+    raise UsageError(f"{what}: integer layers need --calibration_table (from run_calibration)")
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -220,6 +220,10 @@ def main(argv: list[str]) -> int:
         raise UsageError(f"{args.mlir}: no such file")
     module = read_module(args.mlir)
     verify_module(module)
+    if args.search == "search_qtable":
+        from ._search import check_search_args
+
+        check_search_args(args, module)
     func = module.main
     resolved = None
     if args.quant_config:
