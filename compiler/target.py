@@ -46,6 +46,7 @@ class Target:
     power_of_two_scales: bool
     modes: tuple[str, ...]
     rounding: str
+    unsigned_nonnegative: bool = False  # a tensor that is never negative is stored unsigned
 
 
 def known_targets() -> list[str]:
@@ -88,6 +89,7 @@ def load_target(name_or_path: str = DEFAULT_TARGET) -> Target:
         power_of_two_scales=reader.get("scales.power_of_two", bool),
         modes=tuple(reader.get("mixed.modes", list)),
         rounding=reader.get("ops.rounding", str),
+        unsigned_nonnegative=reader.optional("activations.unsigned_nonnegative", bool, False),
     )
     reader.check_unused()
     if target.default_activation_bits not in target.activation_bits:
@@ -122,6 +124,14 @@ class _Reader:
             raise TargetError(f"{self.path}: '{key}' must be {names}, got {node!r}")
         self.used.add(key)
         return node
+
+    def optional(self, key: str, kind, default):
+        node = self.data
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return self.get(key, kind)
 
     def bits(self, key: str) -> tuple[int, ...]:
         values = self.get(key, list)

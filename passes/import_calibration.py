@@ -2,7 +2,7 @@
 
 Each tensor named in the calibration table gets the element type
 `!quant.calibrated<f32<lo:hi>>`: [-threshold, threshold] for symmetric targets (the
-default), the observed [min, max] with `asymmetric=true`. A layer that apply-qtable (run
+default; [0, threshold] for a tensor never observed negative), the observed [min, max] with `asymmetric=true`. A layer that apply-qtable (run
 first) gave more than 8 bits gets its observed [-max|x|, max|x|]: the table's threshold is an
 8-bit clipping choice, and 16 bits resolve the whole range. With `wide_tables=true` (the
 target has 16-bit activations) so does a value only table lookups or float layers read:
@@ -73,11 +73,11 @@ class ImportCalibration(Pass):
             e = table[name]
             if self.asymmetric:
                 return e.min, e.max
+            t = e.threshold
             if op is not None and ((mode_bits(op.attributes.get(MODE_ATTR, "")) or 8) > 8 or
                                    (wide_tables and reads_wide(op.results[0]))):
                 t = max(abs(e.min), abs(e.max))  # wide layers need no clipping threshold
-                return -t, t
-            return -e.threshold, e.threshold
+            return (0.0 if e.min >= 0 else -t), t  # never negative: [0, t]
 
         for func in module.functions:
             _annotate(func, table, bounds)

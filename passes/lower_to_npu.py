@@ -62,8 +62,14 @@ def _float_reader(u: Operation, default_mode: str) -> bool:
     an op with no integer form."""
     from .lowering.patterns import PATTERNS
 
-    return u.name == "func.return" or not mode_bits(u.attributes.get(MODE_ATTR, default_mode)) \
-        or u.name not in PATTERNS
+    if u.name == "func.return" or not mode_bits(u.attributes.get(MODE_ATTR, default_mode)) \
+            or u.name not in PATTERNS:
+        return True
+    # an add or concat with a constant operand has no integer form (both sides must be
+    # activations): it stays float, e.g. a classifier's bias add after its matmul
+    return u.name in ("top.add", "top.concat") and any(
+        v.owner is not None and v.owner.name in ("top.weight", "top.constant")
+        for v in u.operands)
 
 
 def only_tables_read(v: Value, default_mode: str = "INT8") -> list[Operation]:
@@ -302,6 +308,8 @@ class _Lowering:
         a, b = max(lo, a), min(hi, b)
         if lo <= 0 <= hi:  # keep zero inside, as every range the lowering gets
             a, b = min(a, 0.0), max(b, 0.0)
+        if lo < 0:  # stays signed: the value itself (dumps, checks) keeps its negatives
+            a = min(a, -float(grid[1] - grid[0]))
         if (a, b) != (lo, hi) and b > a:
             self.ranges[id(v)] = (float(a), float(b))
 

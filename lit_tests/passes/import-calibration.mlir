@@ -5,11 +5,12 @@
 // RUN: not %kiln-opt %s -p "import-calibration{table=%inputs/other_cali_table}" 2>&1 | filecheck %s --check-prefix=OTHER
 // RUN: not %kiln-opt %s -p "import-calibration" 2>&1 | filecheck %s --check-prefix=NOTABLE
 
-// SYM: func.func @main(%x: tensor<1x1x4x4x!quant.calibrated<f32<-2.0:2.0>>>) -> tensor<1x32x!quant.calibrated<f32<-5.5:5.5>>>
+// A tensor never observed negative (the relu, min 0.0) gets [0, threshold].
+// SYM: func.func @main(%x: tensor<1x1x4x4x!quant.calibrated<f32<-2.0:2.0>>>) -> tensor<1x32x!quant.calibrated<f32<0.0:5.5>>>
 // SYM: top.conv {{.+}} -> tensor<1x2x4x4x!quant.calibrated<f32<-6.0:6.0>>> loc("conv")
-// SYM: top.relu {{.+}} -> tensor<1x2x4x4x!quant.calibrated<f32<-5.5:5.5>>> loc("relu")
+// SYM: top.relu {{.+}} -> tensor<1x2x4x4x!quant.calibrated<f32<0.0:5.5>>> loc("relu")
 // A reshape passes its input's range on: no requantization across it.
-// SYM: top.reshape {{.+}} -> tensor<1x32x!quant.calibrated<f32<-5.5:5.5>>> loc("flat")
+// SYM: top.reshape {{.+}} -> tensor<1x32x!quant.calibrated<f32<0.0:5.5>>> loc("flat")
 // ASYM: func.func @main(%x: tensor<1x1x4x4x!quant.calibrated<f32<-1.5:2.0>>>)
 // ASYM: -> tensor<1x2x4x4x!quant.calibrated<f32<0.0:6.0>>> loc("relu")
 // OTHER: kiln-opt: error: {{.+}}other_cali_table:5: unknown layer 'convv'
@@ -26,7 +27,7 @@ func.func @main(%x: tensor<1x1x4x4xf32>) -> tensor<1x32xf32> {
 // A pool and a gemm whose results have their own ranges still verify (the verifiers compare
 // the expressed element types, not the ranges).
 // SYM-LABEL: func.func @own_ranges
-// SYM: top.max_pool {{.+}} -> tensor<1x2x2x2x!quant.calibrated<f32<-5.0:5.0>>> loc("pool")
+// SYM: top.max_pool {{.+}} -> tensor<1x2x2x2x!quant.calibrated<f32<0.0:5.0>>> loc("pool")
 // SYM: top.gemm {{.+}} -> tensor<1x2x!quant.calibrated<f32<-3.0:3.0>>> loc("fc")
 func.func @own_ranges(%x: tensor<1x2x4x4xf32>, %a: tensor<1x8xf32>) -> (tensor<1x2x2x2xf32>, tensor<1x2xf32>) {
   %p = top.max_pool %x {kernel_shape = [2, 2], strides = [2, 2], pads = [0, 0, 0, 0], dilations = [1, 1]} : (tensor<1x2x4x4xf32>) -> tensor<1x2x2x2xf32> loc("pool")

@@ -8,14 +8,16 @@
 
 // A conv only a table reads writes 16 bits (the int8-sym target has them), over the interval
 // where the sigmoid's outputs still change; the INT16 sigmoid looks up a 65536-entry table.
-// CHECK: %[[C:.+]] = npu.conv2d {{.+}} -> tensor<1x2x4x4x!quant.uniform<i16:f32, 0.00018293224>> loc("conv")
-// CHECK: %[[T:.+]] = top.weight @sig_table : tensor<65536xi16>
-// CHECK: %[[S:.+]] = npu.lut %[[C]], %[[T]] : {{.+}} -> tensor<1x2x4x4x!quant.uniform<i16:f32, 3.051851e-05>> loc("sig")
+// CHECK: %[[C:.+]] = npu.conv2d {{.+}} -> tensor<1x2x4x4x!quant.uniform<i16:f32, 0.00018306635>> loc("conv")
+// The sigmoid is never negative: u16 storage, zero point 0 (unsigned_nonnegative).
+// CHECK: %[[T:.+]] = top.weight @sig_table : tensor<65536xu16>
+// CHECK: %[[S:.+]] = npu.lut %[[C]], %[[T]] : {{.+}} -> tensor<1x2x4x4x!quant.uniform<u16:f32, 1.5259022e-05>> loc("sig")
 // An F32 layer between dequantize and quantize casts.
 // CHECK: npu.cast %[[S]] : {{.+}} -> tensor<1x2x4x4xf32> loc("sig_dequantize")
 // CHECK: top.tanh {{.+}} loc("tanh")
-// CHECK: npu.cast {{.+}} -> tensor<1x2x4x4x!quant.uniform<i8:f32, 0.007874016>> loc("tanh_quantize")
-// CHECK: npu.conv2d
+// CHECK: npu.cast {{.+}} -> tensor<1x2x4x4x!quant.uniform<u8:f32, 0.003921569>> loc("tanh_quantize")
+// Only the (dequantized) output reads conv2: it is written at 16 bits.
+// CHECK: npu.conv2d {{.+}} -> tensor<1x2x4x4x!quant.uniform<i16:f32, 0.00018311106>> loc("conv2")
 // CHECK: return {{.+}} : tensor<1x2x4x4xf32>
 // A table reads its producer's own codes (i8 here) and writes the layer's 10 bits.
 // F12: npu.lut {{.+}} : tensor<256xi10>} : (tensor<1x2x4x4x!quant.uniform<i8:f32, {{.+}}>>) -> tensor<1x2x4x4x!quant.uniform<i10:f32, 0.0019569471>> loc("sig")

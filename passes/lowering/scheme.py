@@ -3,7 +3,8 @@ weight tensor. One place for the arithmetic the four targets differ in:
 
 - symmetric signed (int8-sym, dfp-int16, feature12): scale = t / (2^(bits-1) - 1) with
   t = max(|min|, |max|), zero point 0; 9 to 12 bits are stored as i9 .. i12 (held in int16,
-  clamped to their own range);
+  clamped to their own range); with `unsigned_nonnegative`, a range that starts at 0 is
+  stored u8 / u16 with scale t / (2^bits - 1), still zero point 0;
 - affine unsigned (uint8-affine, QNN "tf"): the range is widened to contain 0 and to at least
   `min_range`, scale = (max - min) / (2^bits - 1), zero point round(-min / scale), so 0.0 is
   exactly representable;
@@ -41,6 +42,7 @@ class QScheme:
     per_channel: bool
     act_bits: tuple[int, ...]
     weight_bits: tuple[int, ...]
+    unsigned_nonnegative: bool = False
 
     @classmethod
     def of(cls, target: Target) -> QScheme:
@@ -48,7 +50,8 @@ class QScheme:
                    min_range=float(target.min_range), power_of_two=target.power_of_two_scales,
                    per_channel=target.per_channel_weights,
                    act_bits=tuple(target.activation_bits),
-                   weight_bits=tuple(target.weight_bits))
+                   weight_bits=tuple(target.weight_bits),
+                   unsigned_nonnegative=target.unsigned_nonnegative)
 
     # -- activations ------------------------------------------------------------------------
     def storage(self, bits: int) -> ScalarType:
@@ -64,6 +67,9 @@ class QScheme:
         storage = self.storage(bits)
         if self.symmetric:
             t = max(abs(lo), abs(hi))
+            if self.unsigned_nonnegative and lo >= 0 and bits in (8, 16):
+                scale = self._pow2((t if t > 0 else 1.0) / ((1 << bits) - 1))
+                return UniformType(ScalarType(f"u{bits}"), F32, scale)
             qmax = (1 << (bits - 1)) - 1
             scale = self._pow2((t if t > 0 else 1.0) / qmax)
             return UniformType(storage, F32, scale)

@@ -111,8 +111,8 @@ def test_report_files_hold_the_table_plot_and_diagnosis(tiny, tmp_path, capsys):
     assert [r["layer"] for r in rows] == list(LAYERS)
     assert [int(r["index"]) for r in rows] == list(range(len(LAYERS)))
     kinds = {r["layer"]: f"{r['op']} {r['type']}" for r in rows}
-    assert kinds["stem_relu"] == "npu.conv2d i8" and kinds["flat"] == "top.reshape i8"
-    assert kinds["logits"].startswith("npu.matmul i") and kinds["pool"] == "npu.max_pool i8"
+    assert kinds["stem_relu"] == "npu.conv2d u8" and kinds["flat"] == "top.reshape u8"
+    assert kinds["logits"].startswith("npu.matmul i") and kinds["pool"] == "npu.max_pool u8"
     for r in rows:
         lo, mean, hi = float(r["cos_min"]), float(r["cos_mean"]), float(r["cos_max"])
         assert 0.99 < lo <= mean <= hi <= 1.0 + 1e-12, r
@@ -140,7 +140,7 @@ def test_dumps_hold_float_integer_and_dequantized_tensors(tiny, tmp_path, capsys
     assert set(LAYERS) <= set(reference) and set(LAYERS) <= set(deployed)
     assert reference["stem_relu"].dtype == np.float32
     ints, values = deployed["stem_relu@int"], deployed["stem_relu"]
-    assert ints.dtype == np.int8 and values.dtype == np.float32
+    assert ints.dtype == np.uint8 and values.dtype == np.float32  # a relu: never negative
     scale = values[ints != 0] / ints[ints != 0]  # one per-tensor scale dequantizes them all
     assert np.allclose(scale, scale[0], rtol=1e-6)
     assert not any(k.endswith("@int") for k in reference)

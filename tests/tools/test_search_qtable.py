@@ -61,7 +61,7 @@ def test_unreachable_goal_raises_the_worst_layers_within_the_limit(tiny, tmp_pat
     text = (tmp_path / "m_npu.mlir").read_text()
     for layer, mode in rows.items():
         line = next(x for x in text.splitlines() if f'loc("{layer}")' in x and "=" in x)
-        assert ("i16" in line) if mode == "INT16" else ('kiln.mode = "F16"' in line), line
+        assert ("16:f32" in line) if mode == "INT16" else ('kiln.mode = "F16"' in line), line
 
 
 def test_reachable_goal_writes_an_empty_qtable(tiny, tmp_path, capsys):
