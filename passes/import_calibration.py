@@ -1,13 +1,13 @@
 """`import-calibration{table=PATH,asymmetric=false}`: activation ranges into the types.
 
 Each tensor named in the calibration table gets the element type
-`!quant.calibrated<f32<lo:hi>>`: [-threshold, threshold] for symmetric targets (the
-default; [0, threshold] for a tensor never observed negative), the observed [min, max] with `asymmetric=true`. A layer that apply-qtable (run
-first) gave more than 8 bits gets its observed [-max|x|, max|x|]: the table's threshold is an
-8-bit clipping choice, and 16 bits resolve the whole range. With `wide_tables=true` (the
-target has 16-bit activations) so does a value only table lookups or float layers read:
-lower-to-npu writes it at 16 bits. The function's arguments are
-annotated too. Ops that only move or select values (reshape, transpose, slice, concat of
+`!quant.calibrated<f32<lo:hi>>`: [-threshold, threshold] for symmetric targets (the default;
+[0, threshold] for a tensor never observed negative), the observed [min, max] with
+`asymmetric=true`. A layer that apply-qtable (run first) gave more than 8 bits gets its
+observed [-max|x|, max|x|]: the table's threshold is an 8-bit clipping choice, and 16 bits
+resolve the whole range. With `wide_tables=true` (the target has 16-bit activations) so does
+a value only table lookups or float layers read: lower-to-npu writes it at 16 bits. The
+function's arguments are annotated too. Ops that only move or select values (reshape, transpose, slice, concat of
 tensors with one range, max pooling, identity-like casts) pass their input's range on to a
 result the table does not name, so no requantization is needed across them. Tensors the
 table does not name (exact shape/mask computations, constants) keep their float type.
