@@ -7,7 +7,8 @@ Each tensor named in the calibration table gets the element type
 observed [-max|x|, max|x|]: the table's threshold is an 8-bit clipping choice, and 16 bits
 resolve the whole range. With `wide_tables=true` (the target has 16-bit activations) so does
 a value only table lookups or float layers read: lower-to-npu writes it at 16 bits. The
-function's arguments are annotated too. Ops that only move or select values (reshape, transpose, slice, concat of
+function's arguments are
+annotated too. Ops that only move or select values (reshape, transpose, slice, concat of
 tensors with one range, max pooling, identity-like casts) pass their input's range on to a
 result the table does not name, so no requantization is needed across them. Tensors the
 table does not name (exact shape/mask computations, constants) keep their float type.
