@@ -1,0 +1,84 @@
+"""run_qtable and run_sensitive_layer end to end on the tiny CNN: the qtable, the loss table /
+new calibration table and the log they write, and their bad-input messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from kiln.calibration.qtable import read_qtable
+from kiln.calibration.table import read_table
+from kiln.tools import model_transform, run_calibration, run_qtable, run_sensitive_layer
+from tool_case import TINY_CNN, assert_usage_error, cli, make_png
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> tuple[Path, Path, Path]:
+    root = tmp_path_factory.mktemp("rq")
+    mlir = root / "tiny.mlir"
+    assert model_transform.run([
+        "--model_name", "tiny", "--model_def", str(TINY_CNN), "--input_shapes",
+        "[[1,3,32,32]]", "--mean", "123.675,116.28,103.53", "--scale", "0.0171,0.0175,0.0174",
+        "--pixel_format", "rgb", "--resize_dims", "36,36", "--mlir", str(mlir)]) == 0
+    for i in range(6):
+        make_png(root / "imgs" / f"img_{i:02d}.png", 40, 40, seed=i)
+    table = root / "cali"
+    assert run_calibration.run([str(mlir), "--dataset", str(root / "imgs"), "-o",
+                                str(table)]) == 0
+    return mlir, root / "imgs", table
+
+
+def test_run_qtable_moves_layers_below_min_layer_cos(tiny, tmp_path, capsys):
+    mlir, imgs, table = tiny
+    code, _, err = cli(run_qtable.run, [mlir, "--dataset", imgs, "--calibration_table", table,
+                                        "--expected_cos", "0.9999999", "--min_layer_cos",
+                                        "0.99999", "-o", tmp_path / "q"], capsys)
+    assert code == 0, err
+    rows = read_qtable(tmp_path / "q").modes
+    assert rows and set(rows.values()) == {"F16"}
+    loss = (tmp_path / "full_loss_table.txt").read_text().splitlines()
+    assert loss[0] == "# platform: int8-sym mix_mode: F16"
+    cos = [float(x.rsplit(" ", 1)[1]) for x in loss[2:]]
+    assert len(cos) >= 8 and cos == sorted(cos)  # worst first
+    log = (tmp_path / "q.log").read_text()
+    assert all(f"{layer} (cosine" in log for layer in rows)
+    assert "int8 outputs_cos" in err and "mix model outputs_cos" in err
+
+
+def test_run_qtable_stops_when_the_goal_is_met(tiny, tmp_path, capsys):
+    mlir, imgs, table = tiny
+    code, _, err = cli(run_qtable.run, [mlir, "--dataset", imgs, "--calibration_table", table,
+                                        "--expected_cos", "0.9", "-o", tmp_path / "q",
+                                        "--mix_mode", "INT16"], capsys)
+    assert code == 0, err
+    assert read_qtable(tmp_path / "q").modes == {}
+
+
+def test_run_sensitive_layer_ranks_candidates_and_writes_best_thresholds(tiny, tmp_path,
+                                                                          capsys):
+    mlir, imgs, table = tiny
+    code, _, err = cli(run_sensitive_layer.run, [
+        mlir, "--dataset", imgs, "--calibration_table", table, "--max_float_layers", "2",
+        "--candidates", "4", "--quantize_method_list", "KL,MAX", "-o", tmp_path / "s"],
+        capsys)
+    assert code == 0, err
+    rows = read_qtable(tmp_path / "s").modes
+    assert len(rows) == 2
+    assert "is 0 sensitive layer, loss is" in err
+    new = read_table(tmp_path / "new_cali_table.txt")
+    old = read_table(table)
+    assert set(new.names()) == set(old.names())
+    log = (tmp_path / "s.log").read_text()
+    assert "kl " in log and "max " in log and "only this layer INT8" in log
+
+
+@pytest.mark.parametrize("tool, extra, fragment", [
+    (run_qtable, ["--expected_cos", "2"], "--expected_cos"),
+    (run_qtable, ["--mix_mode", "INT4"], "--mix_mode INT4"),
+    (run_sensitive_layer, ["--quantize_method_list", "NOPE"], "unknown method 'NOPE'"),
+])
+def test_bad_input_is_one_message(tool, extra, fragment, tiny, tmp_path, capsys):
+    mlir, imgs, table = tiny
+    code, _, err = cli(tool.run, [mlir, "--dataset", imgs, "--calibration_table", table,
+                                  "-o", tmp_path / "q", *extra], capsys)
+    assert_usage_error(code, err, tool.PROG, fragment)
