@@ -4,10 +4,12 @@ layers it raises above INT8, and detections agreeing with float before and after
     python bench/mixed_precision.py [--calib 100] [--inference 30] [--eval 50]
         [--expected_cos 0.99] [--compare /model.22/Sigmoid_output_0] [--work DIR]
 
-The search compares the class scores (`--compare`: the output's cosine is dominated by box
-pixels and hardly moves when the scores are ruined), at most 10% of the layers may go above
-8 bits. Calibration, inference and evaluation pictures are photo crops (bench/photos.py),
-the evaluation ones from another seed. Figures print to stdout, progress to stderr.
+The search compares the class scores that can become detections (`--post_process`
+bench/yolo_scores.py; the output's cosine is dominated by box pixels and hardly moves when
+the scores are ruined, and the whole sigmoid map by the thousands of near-zero scores); at
+most 10% of the layers may go above 8 bits. Calibration, inference and evaluation pictures
+are photo crops (bench/photos.py), the evaluation ones from another seed. Figures print to
+stdout, progress to stderr.
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval", type=int, default=50)
     ap.add_argument("--expected_cos", type=float, default=0.99)
     ap.add_argument("--compare", default="/model.22/Sigmoid_output_0")
+    ap.add_argument("--post_process", default=str(HERE / "yolo_scores.py"),
+                    help="compare what this PostProcess returns (default: class scores above "
+                         "0.05, what detections are made of); '' to use --compare")
     ap.add_argument("--work")
     args = ap.parse_args(argv)
     from kiln.compiler.interpreter import run_module
@@ -79,8 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     searched = _run(run_calibration, [
         mlir, "--dataset", work / "calib", "-o", work / "mix_table", "--search",
         "search_qtable", "--inference_num", args.inference, "--expected_cos", args.expected_cos,
-        "--max_float_layers", limit, "--global_compare_layers", args.compare,
-        "--quantize_table", work / "mix_qtable"], "search_qtable")
+        "--max_float_layers", limit, "--quantize_table", work / "mix_qtable",
+        *(["--post_process", args.post_process] if args.post_process else
+          ["--global_compare_layers", args.compare])], "search_qtable")
     for name, table, extra in (("int8", "int8_table", []),
                                ("mix", "mix_table", ["--quantize_table", work / "mix_qtable"])):
         _run(model_deploy, ["--mlir", mlir, "--quantize", "INT8", "--calibration_table",
