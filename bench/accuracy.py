@@ -147,16 +147,17 @@ def kiln_calibrate(mlir: Path, folder: Path, n: int, method: str | None) -> tupl
     return table, stem.with_name(stem.name + "_qtable")
 
 
-def kiln_int8(mlir: Path, table: Path, qtable: Path):
+def kiln_int8(mlir: Path, table: Path, qtable: Path, extra: tuple[str, ...] = ()):
     """The int8-sym device model, as model_deploy lowers it (beside the .kmodel it writes the
     lowered IR, which kiln's interpreter runs bit-identically to the device model)."""
     from kiln import dialects  # noqa: F401  (registers the ops)
     from kiln.compiler.module_io import read_module
     from kiln.tools import model_deploy
 
-    model = table.with_name(table.name.removesuffix("_cali_table") + "_int8.kmodel")
+    tag = "".join(f"_{e.strip('-')}" for e in extra)
+    model = table.with_name(table.name.removesuffix("_cali_table") + f"_int8{tag}.kmodel")
     _tool(model_deploy.run, ["--mlir", mlir, "--quantize", "INT8", "--calibration_table", table,
-                             "--model", model, "--quiet"]
+                             "--model", model, "--quiet", *extra]
           + (["--quantize_table", qtable] if qtable.exists() else []), "model_deploy")
     return read_module(model.with_name(model.stem + "_npu.mlir"))
 
@@ -311,6 +312,13 @@ def bench_model(name: str, spec: Spec, args, work: Path) -> dict:
         outs, ms = run_kiln(low, spec.input, evals)
         rows.append({"method": f"kiln INT8 ({method or _table_method(table)})",
                      **figures(name, ref, outs, labels), "prep_s": prep, "infer_ms": ms})
+        if i == 0 and args.kiln_asymmetric:
+            t1 = time.perf_counter()
+            outs_a, ms_a = run_kiln(kiln_int8(mlir, table, qtable, ("--asymmetric",)),
+                                    spec.input, evals)
+            rows.append({"method": f"kiln INT8 --asymmetric ({method or _table_method(table)})",
+                         **figures(name, ref, outs_a, labels),
+                         "prep_s": prep + time.perf_counter() - t1, "infer_ms": ms_a})
         if i == 0:
             worst = int(np.argmin([cosine(r, o) for r, o in zip(ref, outs)]))
             layers = [r for r in layer_fidelity(mlir, low, spec.input, evals[worst])
@@ -349,6 +357,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kiln-methods", default="",
                     help="run_calibration methods for kiln rows, e.g. kl,max (default: its "
                          "default method only); the summary judges the first")
+    ap.add_argument("--kiln-asymmetric", action="store_true",
+                    help="also a row for model_deploy --asymmetric (affine int8 activations "
+                         "from the table's min/max)")
     ap.add_argument("--threads", type=int, default=1,
                     help="threads of onnxruntime and numpy's BLAS in the evaluation runs")
     ap.add_argument("--seed", type=int, default=0)

@@ -413,6 +413,7 @@ class LowerToNpu(Pass):
     description = "lower calibrated INT<n> top ops to integer npu ops (casts where modes meet)"
     target: str = "int8-sym"
     quant_output: bool = False
+    asymmetric: bool = False
 
     def run(self, module: Module) -> None:
         from ..compiler.target import load_target
@@ -422,5 +423,6 @@ class LowerToNpu(Pass):
             raise PassError(f"lower-to-npu: target {target.name} asks for asymmetric weights, "
                             "which no npu op takes")
         default = f"INT{target.default_activation_bits}"
-        _Lowering(module, QScheme.of(target), default, self.quant_output).run()
+        scheme = QScheme.of(target, self.asymmetric)
+        _Lowering(module, scheme, default, self.quant_output).run()
         module.attributes["kiln.state"] = f"npu_{target.name}"

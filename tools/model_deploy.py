@@ -48,7 +48,9 @@ def build_arg_parser() -> ArgParser:
     ap.add_argument("--processor", default="int8-sym",
                     help="target name (compiler/targets) or a target .toml file")
     ap.add_argument("--asymmetric", action="store_true",
-                    help="use the table's min/max (implied by an affine target)")
+                    help="affine activations (the table's min/max, a zero point) on a "
+                         "symmetric target, as TPU-MLIR's --asymmetric; implied by an "
+                         "affine target")
     ap.add_argument("--quant_output", action="store_true",
                     help="keep the model's outputs quantized (default: dequantized to f32)")
     ap.add_argument("--export_onnx", help="also write a QDQ ONNX model for onnxruntime")
@@ -89,7 +91,8 @@ def _pipeline(args, target, table: Path | None, qtable: str | None) -> str:
         passes.append(f"import-calibration{{table={_quoted(table)},asymmetric={str(asym).lower()},"
                       f"wide_tables={wide}}}")
     passes.append(f"lower-to-npu{{target={args.processor},"
-                  f"quant_output={str(args.quant_output).lower()}}}")
+                  f"quant_output={str(args.quant_output).lower()},"
+                  f"asymmetric={str(args.asymmetric).lower()}}}")
     return ",".join(passes)
 
 

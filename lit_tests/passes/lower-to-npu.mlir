@@ -7,6 +7,9 @@
 // RUN: %kiln-opt %t.u8.mlir --check-each > /dev/null
 // RUN: %kiln-opt %s -p "lower-to-npu{target=dfp-int16}" -o %t.dfp.mlir && filecheck %s --check-prefix=DFP < %t.dfp.mlir
 // RUN: %kiln-opt %t.dfp.mlir --check-each > /dev/null
+// TPU-MLIR's --asymmetric on a symmetric target: affine i8 with zero points.
+// RUN: %kiln-opt %s -p "lower-to-npu{asymmetric=true}" -o %t.a.mlir && filecheck %s --check-prefix=ASYM < %t.a.mlir
+// RUN: %kiln-opt %t.a.mlir --check-each > /dev/null
 
 // The input stays f32 and is quantized right after it (scale 2/127).
 // CHECK: func.func @main(%x: tensor<1x1x4x4xf32>) -> (tensor<1x2x4x4xf32>, tensor<1x4x2x4xf32>)
@@ -31,6 +34,7 @@
 // U8: npu.conv2d {{.+}}input_zp = 127{{.+}}output_zp = 128{{.+}} -> tensor<1x2x4x4x!quant.uniform<u8:f32, 0.047058824:128>> loc("conv")
 // U8: npu.lut {{.+}} : tensor<256xu8>}
 // U8: npu.concat {{.+}}input_zps = [127, 127]{{.+}}output_zp = 136}
+// ASYM: npu.cast %x : (tensor<1x1x4x4xf32>) -> tensor<1x1x4x4x!quant.uniform<i8:f32, 0.015686275:-1>> loc("x_quantize")
 // DFP: -> tensor<1x1x4x4x!quant.uniform<i8:f32, 0.03125>> loc("x_quantize")
 // DFP: top.weight @conv_filter_q : tensor<2x1x1x1x!quant.uniform<i8:f32:0, {0.03125, 0.03125}>>
 // DFP: npu.conv2d {{.+}} -> tensor<1x2x4x4x!quant.uniform<i8:f32, 0.0625>> loc("conv")

@@ -45,8 +45,11 @@ class QScheme:
     unsigned_nonnegative: bool = False
 
     @classmethod
-    def of(cls, target: Target) -> QScheme:
-        return cls(signed=target.activation_signed, symmetric=target.activation_symmetric,
+    def of(cls, target: Target, asymmetric: bool = False) -> QScheme:
+        """The target's scheme; `asymmetric` (model_deploy --asymmetric, as TPU-MLIR's)
+        makes a symmetric target's activations affine: the same storage with a zero point."""
+        return cls(signed=target.activation_signed,
+                   symmetric=target.activation_symmetric and not asymmetric,
                    min_range=float(target.min_range), power_of_two=target.power_of_two_scales,
                    per_channel=target.per_channel_weights,
                    act_bits=tuple(target.activation_bits),

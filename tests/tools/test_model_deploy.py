@@ -393,3 +393,15 @@ def test_paths_with_commas_and_braces_reach_the_passes(tiny, tmp_path, capsys):
     assert code == 0, err
     assert (odd / "m.kmodel").is_file()
     assert 'kiln.state = "npu_int8-sym"' in (odd / "m_npu.mlir").read_text()
+
+
+def test_asymmetric_on_a_symmetric_target_gives_int8_zero_points(tiny, tmp_path, capsys):
+    """--asymmetric as TPU-MLIR's: affine i8 activations from the table's min/max."""
+    code, _, err = deploy(tiny, tmp_path, capsys, "--asymmetric")
+    assert code == 0, err
+    acts = [t.element for _, t in typed_values(lowered(tmp_path))
+            if isinstance(t.element, UniformType)]
+    assert {el.storage.name for el in acts} <= {"i8", "i16"}
+    assert any(el.zp != 0 for el in acts)
+    assert all(-128 <= el.zp <= 127 for el in acts if el.storage.name == "i8")
+    assert "asymmetric=true}" in err  # lower-to-npu{...,asymmetric=true}
