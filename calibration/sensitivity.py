@@ -3,7 +3,8 @@ model, calibration/mixed.py):
 
 - `run_qtable`: walk the INT8 model's layers in program order; the first one whose cosine to
   float is below `min_layer_cos` goes to the mixed mode, the model is lowered again and the
-  walk goes on from there, until the outputs reach `expected_cos` (or no layer is below).
+  walk goes on from there, until the outputs reach `expected_cos` (or no layer is below);
+  the prefix of the walk with the best output similarity is kept.
   The loss table lists every layer's cosine, worst first, as the last lowering saw it.
 - `run_sensitive_layer`: each candidate layer alone is INT8 (every other layer float) with
   each method's threshold; its loss is 1 - the output similarity of the best. The worst
@@ -46,6 +47,7 @@ def run_qtable(ev: Evaluator, tune: Evaluator, table: CalibrationTable, *, mode:
     int8_cos = cos = ev.similarity(lowered)
     say(f"all INT8: output similarity {cos:.6f}")
     order = [op.loc for op in ev.module.walk() if op.loc]
+    best = (dict(modes), cos)
     while cos < expected_cos and len(modes) < max_layers:
         eligible = quantized_layers(lowered)
         cosines = tune.layer_cosines(lowered)
@@ -58,6 +60,12 @@ def run_qtable(ev: Evaluator, tune: Evaluator, table: CalibrationTable, *, mode:
         lowered = ev.lower(table, modes)
         cos = ev.similarity(lowered)
         say(f"  {worst} (cosine {cosines[worst]:.6f}) -> {mode}: output similarity {cos:.6f}")
+        if cos > best[1]:
+            best = (dict(modes), cos)
+    if cos < best[1]:  # a later step made it worse: keep the best prefix of the walk
+        say(f"keeping the first {len(best[0])} layer(s): output similarity {best[1]:.6f}")
+        modes, cos = best
+        lowered = ev.lower(table, modes)
     cosines = tune.layer_cosines(lowered)
     losses = [LayerLoss(n, "", c, 1.0 - c) for n, c in cosines.items()]
     losses.sort(key=lambda r: (r.cosine, r.name))

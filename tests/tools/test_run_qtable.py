@@ -35,12 +35,13 @@ def test_run_qtable_moves_layers_below_min_layer_cos(tiny, tmp_path, capsys):
                                         "0.99999", "-o", tmp_path / "q"], capsys)
     assert code == 0, err
     rows = read_qtable(tmp_path / "q").modes
-    assert rows and set(rows.values()) == {"F16"}
+    assert set(rows.values()) <= {"F16"}  # the best prefix of the walk (maybe none)
     loss = (tmp_path / "full_loss_table.txt").read_text().splitlines()
     assert loss[0] == "# platform: int8-sym mix_mode: F16"
     cos = [float(x.rsplit(" ", 1)[1]) for x in loss[2:]]
     assert len(cos) >= 8 and cos == sorted(cos)  # worst first
     log = (tmp_path / "q.log").read_text()
+    assert "-> F16: output similarity" in log  # the walk moved layers below 0.99999
     assert all(f"{layer} (cosine" in log for layer in rows)
     assert "int8 outputs_cos" in err and "mix model outputs_cos" in err
 
