@@ -1,8 +1,10 @@
-"""Mixed precision on YOLOv8n-320: run_calibration --search search_qtable wall time, the
-layers it raises above INT8, and detections agreeing with float before and after.
+"""Mixed precision on YOLOv8n-320 (or PP-OCRv4 det): run_calibration --search
+search_qtable wall time, the layers it raises above INT8, and the task figure before and
+after (detections agreeing with float; text-mask IoU with float).
 
-    python bench/mixed_precision.py [--calib 100] [--inference 30] [--eval 50]
-        [--expected_cos 0.99] [--compare /model.22/Sigmoid_output_0] [--work DIR]
+    python bench/mixed_precision.py [--model yolov8n|ppocr_det] [--calib 100]
+        [--inference 30] [--eval 50] [--expected_cos 0.99]
+        [--compare /model.22/Sigmoid_output_0] [--work DIR]
 
 The search compares the class scores that can become detections (`--post_process`
 bench/yolo_scores.py; the output's cosine is dominated by box pixels and hardly moves when
@@ -25,10 +27,17 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from accuracy import preprocess, specs  # noqa: E402
-from photos import photo_crops, save_crops  # noqa: E402
+from accuracy import images_for, preprocess, specs  # noqa: E402
+from photos import save_crops  # noqa: E402
 from realmodels import real_model  # noqa: E402
-from tasks import DetectionScore, cosine, detect  # noqa: E402
+from tasks import DetectionScore, cosine, detect, mask_iou  # noqa: E402
+
+MODELS = {  # name: (input, output, model_transform preprocessing)
+    "yolov8n": ("images", "output0", ["--mean", "0,0,0", "--scale",
+                                      "0.0039216,0.0039216,0.0039216"]),
+    "ppocr_det": ("x", "sigmoid_0.tmp_0", ["--mean", "123.675,116.28,103.53", "--scale",
+                                           "0.017125,0.017507,0.017429"]),
+}
 
 
 def _run(tool, argv: list[str], what: str) -> float:
@@ -39,21 +48,31 @@ def _run(tool, argv: list[str], what: str) -> float:
     return time.perf_counter() - start
 
 
-def evaluate(module, ref_outputs, inputs) -> dict:
+def evaluate(name: str, module, ref_outputs, inputs) -> dict:
     from kiln.compiler.interpreter import run_module
 
+    x_name, out_name, _ = MODELS[name]
     scores = {c: DetectionScore() for c in (0.25, 0.1)}
-    cos = []
+    cos, ious = [], []
     for x, ref in zip(inputs, ref_outputs):
-        got = run_module(module, {"images": x})["output0"]
+        got = run_module(module, {x_name: x})[out_name]
         cos.append(cosine(ref, got))
-        for c, s in scores.items():
-            s.add(detect(ref, c), detect(got, c))
-    return {"cos": float(np.mean(cos)), "f1_25": scores[0.25].f1, "f1_10": scores[0.1].f1}
+        if name == "yolov8n":
+            for c, s in scores.items():
+                s.add(detect(ref, c), detect(got, c))
+        else:
+            ious.append(mask_iou(ref, got))
+    if name == "yolov8n":
+        return {"cos": float(np.mean(cos)), "task": f"F1@0.25 {scores[0.25].f1:.3f}, "
+                f"F1@0.1 {scores[0.1].f1:.3f}"}
+    return {"cos": float(np.mean(cos)), "task": f"mask IoU mean {np.mean(ious):.4f}, "
+            f"min {np.min(ious):.4f}"}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="yolov8n", choices=sorted(MODELS))
+    ap.add_argument("--size", type=int, default=448, help="PP-OCRv4 det input size")
     ap.add_argument("--calib", type=int, default=100)
     ap.add_argument("--inference", type=int, default=30)
     ap.add_argument("--eval", type=int, default=50)
@@ -69,13 +88,17 @@ def main(argv: list[str] | None = None) -> int:
     from kiln.tools import model_deploy, model_transform, run_calibration
 
     work = Path(args.work or tempfile.mkdtemp(prefix="kiln_mixed_"))
-    spec = specs(448)["yolov8n"]
-    mlir = work / "yolov8n.mlir"
-    _run(model_transform, ["--model_name", "yolov8n", "--model_def", real_model("yolov8n"),
-                           "--input_shapes", "[[1,3,320,320]]", "--mean", "0,0,0", "--scale",
-                           "0.0039216,0.0039216,0.0039216", "--pixel_format", "rgb", "--mlir",
-                           mlir], "model_transform")
-    save_crops(photo_crops(args.calib, 320, 0), work / "calib")
+    name = args.model
+    spec = specs(args.size)[name]
+    x_name, out_name, prep = MODELS[name]
+    if name != "yolov8n":
+        args.post_process = ""  # compare the probability map itself
+    mlir = work / f"{name}.mlir"
+    _run(model_transform, ["--model_name", name, "--model_def", real_model(name),
+                           "--input_shapes", f"[[1,3,{spec.height},{spec.width}]]", *prep,
+                           "--pixel_format", "rgb", "--mlir", mlir], "model_transform")
+    calib, evals, _ = images_for(name, spec, args.calib, args.eval, 0)
+    save_crops(calib, work / "calib")
     layers = sum(1 for op in read_module(mlir).walk()
                  if op.name not in ("top.weight", "top.constant", "top.none", "func.return"))
     limit = max(1, layers // 10)
@@ -86,28 +109,28 @@ def main(argv: list[str] | None = None) -> int:
         "search_qtable", "--inference_num", args.inference, "--expected_cos", args.expected_cos,
         "--max_float_layers", limit, "--quantize_table", work / "mix_qtable",
         *(["--post_process", args.post_process] if args.post_process else
-          ["--global_compare_layers", args.compare])], "search_qtable")
-    for name, table, extra in (("int8", "int8_table", []),
+          ["--global_compare_layers", args.compare] if name == "yolov8n" else [])],
+        "search_qtable")
+    for kind, table, extra in (("int8", "int8_table", []),
                                ("mix", "mix_table", ["--quantize_table", work / "mix_qtable"])):
         _run(model_deploy, ["--mlir", mlir, "--quantize", "INT8", "--calibration_table",
-                            work / table, "--model", work / f"{name}.kmodel", "--quiet",
+                            work / table, "--model", work / f"{kind}.kmodel", "--quiet",
                             *extra], "model_deploy")
     from kiln.calibration.qtable import read_qtable
 
     raised = read_qtable(work / "mix_qtable").modes
     float_module = read_module(mlir)
-    inputs = [preprocess(img, spec) for img in photo_crops(args.eval, 320, 1)]
-    refs = [run_module(float_module, {"images": x})["output0"] for x in inputs]
-    rows = {name: evaluate(read_module(work / f"{name}_npu.mlir"), refs, inputs)
-            for name in ("int8", "mix")}
-    print(f"YOLOv8n-320: {layers} layers, search limit {limit} (10%); calibration "
-          f"{args.calib}, inference {args.inference}, evaluation {args.eval} photo crops")
+    inputs = [preprocess(img, spec) for img in evals]
+    refs = [run_module(float_module, {x_name: x})[out_name] for x in inputs]
+    rows = {kind: evaluate(name, read_module(work / f"{kind}_npu.mlir"), refs, inputs)
+            for kind in ("int8", "mix")}
+    print(f"{name} ({spec.height}x{spec.width}): {layers} layers, search limit {limit} (10%); "
+          f"calibration {args.calib}, inference {args.inference}, evaluation {args.eval}")
     print(f"search_qtable wall time {searched:.1f} s (plain calibration {plain:.1f} s; the "
           f"search itself {searched - plain:.1f} s)")
     print(f"layers above INT8: {len(raised)} ({', '.join(f'{k} {v}' for k, v in raised.items())})")
-    print(f"{'model':6s} {'cos mean':>9s} {'F1@0.25':>8s} {'F1@0.1':>8s}")
-    for name, r in rows.items():
-        print(f"{name:6s} {r['cos']:9.5f} {r['f1_25']:8.3f} {r['f1_10']:8.3f}")
+    for kind, r in rows.items():
+        print(f"{kind:5s} output cosine {r['cos']:.5f}; {r['task']}")
     return 0
 
 
