@@ -24,7 +24,7 @@ from kiln.passes.registry import build_pass_manager
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "tools"))
-from tool_case import TINY_CNN, make_png  # noqa: E402
+from tool_case import samples, tiny_flow  # noqa: E402
 
 
 def lower(mlir: Path, table: Path):
@@ -37,30 +37,11 @@ def lower(mlir: Path, table: Path):
     return read_module(mlir), module
 
 
-def samples(module, folder: Path, n: int) -> list[dict]:
-    from kiln.data.dataset import load_dataset
-
-    return list(load_dataset(module.main, dataset=str(folder), data_list=None, input_num=n,
-                             seed=0))
-
-
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from kiln.tools import model_transform, run_calibration
-
-    root = tmp_path_factory.mktemp("lower")
-    mlir = root / "tiny.mlir"
-    assert model_transform.run([
-        "--model_name", "tiny_cnn", "--model_def", str(TINY_CNN), "--input_shapes",
-        "[[1,3,32,32]]", "--mean", "123.675,116.28,103.53", "--scale", "0.0171,0.0175,0.0174",
-        "--pixel_format", "rgb", "--resize_dims", "36,36", "--mlir", str(mlir)]) == 0
-    for i in range(6):
-        make_png(root / "imgs" / f"img_{i:02d}.png", 40, 40, seed=i)
-    table = root / "cali_table"
-    assert run_calibration.run([str(mlir), "--dataset", str(root / "imgs"), "--input_num",
-                                "6", "-o", str(table)]) == 0
+    mlir, imgs, table = tiny_flow(tmp_path_factory.mktemp("lower"), "tiny_cnn")
     ref, low = lower(mlir, table)
-    return ref, low, table, samples(ref, root / "imgs", 4)
+    return ref, low, table, samples(ref, imgs, 4)
 
 
 def test_tiny_cnn_lowers_every_layer(tiny):

@@ -8,24 +8,13 @@ from pathlib import Path
 import pytest
 from kiln.calibration.qtable import read_qtable
 from kiln.calibration.table import read_table
-from kiln.tools import model_transform, run_calibration, run_qtable, run_sensitive_layer
-from tool_case import TINY_CNN, assert_usage_error, cli, make_png
+from kiln.tools import run_qtable, run_sensitive_layer
+from tool_case import assert_usage_error, cli, tiny_flow
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> tuple[Path, Path, Path]:
-    root = tmp_path_factory.mktemp("rq")
-    mlir = root / "tiny.mlir"
-    assert model_transform.run([
-        "--model_name", "tiny", "--model_def", str(TINY_CNN), "--input_shapes",
-        "[[1,3,32,32]]", "--mean", "123.675,116.28,103.53", "--scale", "0.0171,0.0175,0.0174",
-        "--pixel_format", "rgb", "--resize_dims", "36,36", "--mlir", str(mlir)]) == 0
-    for i in range(6):
-        make_png(root / "imgs" / f"img_{i:02d}.png", 40, 40, seed=i)
-    table = root / "cali"
-    assert run_calibration.run([str(mlir), "--dataset", str(root / "imgs"), "-o",
-                                str(table)]) == 0
-    return mlir, root / "imgs", table
+    return tiny_flow(tmp_path_factory.mktemp("rq"), table="cali")
 
 
 def test_run_qtable_moves_layers_below_min_layer_cos(tiny, tmp_path, capsys):

@@ -10,21 +10,14 @@ from kiln.calibration.mixed import parse_compare_layers
 from kiln.calibration.qtable import read_qtable
 from kiln.calibration.search_qtable import parse_methods
 from kiln.calibration.table import read_table
-from kiln.tools import model_deploy, model_transform, run_calibration
-from tool_case import TINY_CNN, assert_usage_error, cli, make_png
+from kiln.tools import model_deploy, run_calibration
+from tool_case import assert_usage_error, cli, tiny_flow
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("search")
-    mlir = root / "tiny.mlir"
-    assert model_transform.run([
-        "--model_name", "tiny", "--model_def", str(TINY_CNN), "--input_shapes",
-        "[[1,3,32,32]]", "--mean", "123.675,116.28,103.53", "--scale", "0.0171,0.0175,0.0174",
-        "--pixel_format", "rgb", "--resize_dims", "36,36", "--mlir", str(mlir)]) == 0
-    for i in range(6):
-        make_png(root / "imgs" / f"img_{i:02d}.png", 40, 40, seed=i)
-    return mlir, root / "imgs"
+    mlir, imgs, _ = tiny_flow(tmp_path_factory.mktemp("search"), table=None)
+    return mlir, imgs
 
 
 def search(tiny, tmp: Path, capsys, *extra) -> tuple[int, str]:

@@ -93,6 +93,39 @@ def save(model: onnx.ModelProto, path: Path) -> Path:
     return path
 
 
+# model_transform flags of the example CNN: ImageNet-style preprocessing of a 36x36 resize
+TINY_TRANSFORM = ["--input_shapes", "[[1,3,32,32]]", "--mean", "123.675,116.28,103.53",
+                  "--scale", "0.0171,0.0175,0.0174", "--pixel_format", "rgb",
+                  "--resize_dims", "36,36"]
+
+
+def tiny_flow(root: Path, model_name: str = "tiny", images: int = 6,
+              table: str | None = "cali_table") -> tuple[Path, Path, Path | None]:
+    """The example CNN transformed to `root/tiny.mlir` (preprocessing recorded), `images`
+    drawn 40x40 pictures in `root/imgs`, and calibrated on them into `root/<table>` (None:
+    not calibrated): (mlir, images folder, table)."""
+    from kiln.tools import model_transform, run_calibration
+
+    mlir = root / "tiny.mlir"
+    assert model_transform.run(["--model_name", model_name, "--model_def", str(TINY_CNN),
+                                *TINY_TRANSFORM, "--mlir", str(mlir)]) == 0
+    for i in range(images):
+        make_png(root / "imgs" / f"img_{i:02d}.png", 40, 40, seed=i)
+    if table is None:
+        return mlir, root / "imgs", None
+    assert run_calibration.run([str(mlir), "--dataset", str(root / "imgs"), "-o",
+                                str(root / table)]) == 0
+    return mlir, root / "imgs", root / table
+
+
+def samples(module, folder: Path, n: int) -> list[dict]:
+    """The first `n` inputs of a dataset folder, preprocessed as the module records."""
+    from kiln.data.dataset import load_dataset
+
+    return list(load_dataset(module.main, dataset=str(folder), data_list=None, input_num=n,
+                             seed=0))
+
+
 def make_png(path: Path, height: int = 20, width: int = 24, seed: int = 3,
              mode: str = "RGB") -> Path:
     """A deterministic random image."""
