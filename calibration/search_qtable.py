@@ -44,6 +44,18 @@ def parse_methods(text: str) -> list[str]:
     return out
 
 
+class Journal:
+    """The lines of a search's log, each also handed to `log` as it is written."""
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        self.lines: list[str] = []
+        self._log = log
+
+    def __call__(self, text: str) -> None:
+        self.lines.append(text)
+        self._log(text)
+
+
 @dataclass
 class LayerLoss:
     name: str
@@ -111,12 +123,7 @@ def search_qtable(ev: Evaluator, tune: Evaluator, table: CalibrationTable,
     """See the module docstring. `ev` judges on the inference samples, `tune` on the tune
     samples; `method_tables` maps each method to tune with to its thresholds."""
     start = time.perf_counter()
-    lines: list[str] = []
-
-    def say(text: str) -> None:
-        lines.append(text)
-        log(text)
-
+    say = Journal(log)
     int8 = ev.lower(table, {})
     int8_cos = ev.similarity(int8)
     say(f"all INT8: output similarity {int8_cos:.6f} (expected {expected_cos})")
@@ -140,7 +147,7 @@ def search_qtable(ev: Evaluator, tune: Evaluator, table: CalibrationTable,
     modes, mixed_cos = best
     say(f"result: INT8 {int8_cos:.6f} -> mixed {mixed_cos:.6f} with {len(modes)} layer(s) "
         f"above INT8 ({ev.runs + tune.runs} evaluations, {time.perf_counter() - start:.1f} s)")
-    return SearchOutcome(modes, table, int8_cos, mixed_cos, losses, lines,
+    return SearchOutcome(modes, table, int8_cos, mixed_cos, losses, say.lines,
                          ev.runs + tune.runs, time.perf_counter() - start)
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .mixed import Evaluator
-from .search_qtable import LayerLoss, layer_losses, quantized_layers
+from .search_qtable import Journal, LayerLoss, layer_losses, quantized_layers
 from .table import CalibrationTable
 
 
@@ -36,12 +36,7 @@ class QtableOutcome:
 def run_qtable(ev: Evaluator, tune: Evaluator, table: CalibrationTable, *, mode: str,
                min_layer_cos: float, expected_cos: float, max_layers: int,
                log: Callable[[str], None] = lambda s: None) -> QtableOutcome:
-    lines: list[str] = []
-
-    def say(text: str) -> None:
-        lines.append(text)
-        log(text)
-
+    say = Journal(log)
     modes: dict[str, str] = {}
     lowered = ev.lower(table, modes)
     int8_cos = cos = ev.similarity(lowered)
@@ -69,19 +64,14 @@ def run_qtable(ev: Evaluator, tune: Evaluator, table: CalibrationTable, *, mode:
     cosines = tune.layer_cosines(lowered)
     losses = [LayerLoss(n, "", c, 1.0 - c) for n, c in cosines.items()]
     losses.sort(key=lambda r: (r.cosine, r.name))
-    return QtableOutcome(modes, table, int8_cos, cos, losses, lines)
+    return QtableOutcome(modes, table, int8_cos, cos, losses, say.lines)
 
 
 def run_sensitive_layer(ev: Evaluator, tune: Evaluator, table: CalibrationTable,
                         method_tables: dict[str, dict[str, float]], *, mode: str,
                         float_mode: str, max_float_layers: int, candidates: int,
                         log: Callable[[str], None] = lambda s: None) -> QtableOutcome:
-    lines: list[str] = []
-
-    def say(text: str) -> None:
-        lines.append(text)
-        log(text)
-
+    say = Journal(log)
     int8 = ev.lower(table, {})
     int8_cos = ev.similarity(int8)
     say(f"all INT8: output similarity {int8_cos:.6f}")
@@ -110,4 +100,4 @@ def run_sensitive_layer(ev: Evaluator, tune: Evaluator, table: CalibrationTable,
     modes = {r.name: mode for r in measured[:max_float_layers]}
     mixed_cos = ev.score(table, modes)
     say(f"INT8 {int8_cos:.6f} -> mixed {mixed_cos:.6f} with {len(modes)} layer(s) in {mode}")
-    return QtableOutcome(modes, table, int8_cos, mixed_cos, measured, lines)
+    return QtableOutcome(modes, table, int8_cos, mixed_cos, measured, say.lines)

@@ -11,7 +11,7 @@ from ..calibration.search_qtable import parse_methods
 from ..calibration.table import read_table, write_table
 from ..compiler.fileio import atomic_write_text
 from ..compiler.target import load_target
-from ._cli import ArgParser, UsageError
+from ._cli import ArgParser, UsageError, run_tool
 from ._search import evaluators, load_post_process, mix_modes
 
 
@@ -114,3 +114,23 @@ def run(args, prog: str, sensitive: bool, log) -> int:
         f"{out.mixed_cos:.6f}; wrote {args.output}{extra} in "
         f"{time.perf_counter() - start:.1f} s")
     return 0
+
+
+def tool(prog: str, doc: str, sensitive: bool):
+    """(main, run, entry) of one of the two tools, as every kiln tool has them."""
+    import sys
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr)
+
+    def main(argv: list[str]) -> int:
+        return run(build_parser(prog, doc.split("\n")[0], sensitive).parse_args(argv),
+                   prog, sensitive, log)
+
+    def run_(argv: list[str] | None = None) -> int:
+        return run_tool(prog, main, argv)
+
+    def entry() -> None:
+        sys.exit(run_())
+
+    return main, run_, entry

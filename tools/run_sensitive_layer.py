@@ -5,32 +5,10 @@
 
 from __future__ import annotations
 
-import sys
-
-from ._cli import run_tool
-from ._mixed_tools import build_parser
-from ._mixed_tools import run as run_search
+from ._mixed_tools import tool
 
 PROG = "run_sensitive_layer"
-SENSITIVE = "run_sensitive_layer" == "run_sensitive_layer"
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
-def main(argv: list[str]) -> int:
-    args = build_parser(PROG, __doc__.split("\n")[0], SENSITIVE).parse_args(argv)
-    return run_search(args, PROG, SENSITIVE, _log)
-
-
-def run(argv: list[str] | None = None) -> int:
-    return run_tool(PROG, main, argv)
-
-
-def entry() -> None:
-    sys.exit(run())
-
+main, run, entry = tool(PROG, __doc__, sensitive=True)
 
 if __name__ == "__main__":
     entry()
