@@ -82,6 +82,7 @@ class Evaluator:
     shape_layers: Sequence[str] = ()
     runs: int = 0
     _float: list[dict[str, np.ndarray]] = field(default_factory=list)
+    _float_all: list[dict[str, np.ndarray]] | None = None
 
     def __post_init__(self) -> None:
         self.module = read_module(self.mlir)
@@ -149,9 +150,10 @@ class Evaluator:
         """Mean cosine to float of every layer both modules name (program order)."""
         from ..tools.model_runner import run_interpreter
 
+        if self._float_all is None:  # the float side once (the tune set is a few samples)
+            self._float_all = [run_interpreter(self.module, s, True) for s in self.samples]
         sums: dict[str, float] = {}
-        for sample in self.samples:
-            ref = run_interpreter(self.module, sample, True)
+        for sample, ref in zip(self.samples, self._float_all):
             got = run_interpreter(module, sample, True)
             for name, array in ref.items():
                 other = got.get(name)
