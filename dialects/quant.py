@@ -102,33 +102,64 @@ def rounding_right_shift(x: np.ndarray, total: np.ndarray | int) -> np.ndarray:
 
 
 def requantize(acc: np.ndarray, multiplier, shift, zp_out: int, qmin: int,
-               qmax: int) -> np.ndarray:
-    """clamp(round(acc * multiplier * 2^-(31 + shift)) + zp_out, qmin, qmax) as int64.
+               qmax: int, dtype: np.dtype | None = None) -> np.ndarray:
+    """clamp(round(acc * multiplier * 2^-(31 + shift)) + zp_out, qmin, qmax) as int64, or as
+    `dtype` when given (the clamped values cast to it, as `.astype(dtype)` would).
 
     The one requantization of kiln: every integer kernel calls it. `multiplier` and `shift`
     broadcast against `acc` (reshape per-channel arrays along their axis first). The product is
     formed in int64 and shifted right by 31 + shift with rounding half away from zero; no float
-    is involved. Raises ValueError when |acc| >= 2^32 (the product could overflow int64) or
-    a multiplier/shift is out of range.
+    is involved. Raises ValueError when |acc| >= 2^47 (16-bit paths up to there go through a
+    split multiplier) or a multiplier/shift is out of range.
     """
     acc = np.asarray(acc)
     if acc.dtype.kind not in "iu":
         raise ValueError(f"requantize takes an integer accumulator, got {acc.dtype}")
-    acc = acc.astype(np.int64)
     m = np.asarray(multiplier, dtype=np.int64)
     s = np.asarray(shift, dtype=np.int64)
-    if m.size and (m.min() < 0 or m.max() >= (1 << 31)):
+    m_max = int(m.max()) if m.size else 0
+    if m.size and (m.min() < 0 or m_max >= (1 << 31)):
         raise ValueError("requantize multipliers must be in [0, 2^31)")
     if s.size and (s.min() < MIN_SHIFT or s.max() > MAX_SHIFT):
         raise ValueError(f"requantize shifts must be in [{MIN_SHIFT}, {MAX_SHIFT}]")
-    peak = int(np.abs(acc).max()) if acc.size else 0
+    peak = max(-int(acc.min()), int(acc.max()), 0) if acc.size else 0
     if peak >= WIDE_LIMIT:
         raise ValueError("requantize accumulator magnitude must be below 2^47")
-    if peak < ACC_LIMIT:
-        out = rounding_right_shift(acc * m, 31 + s)
+    total = 31 + s
+    zp_out = int(zp_out)
+    if (peak < ACC_LIMIT and m.size and s.size and int(total.min()) > 0
+            and acc.dtype in _SIGNED
+            and peak * m_max + ((2 * abs(zp_out) + 1) << (int(total.max()) - 1)) < 1 << 62):
+        out = _round_shift_product(acc, m, total, zp_out)
     else:
-        out = _wide_round_shift(acc, m, 31 + s)
-    return np.clip(out + int(zp_out), int(qmin), int(qmax))
+        acc = acc.astype(np.int64)
+        if peak < ACC_LIMIT:
+            out = rounding_right_shift(acc * m, total)
+        else:
+            out = _wide_round_shift(acc, m, total)
+        out += zp_out
+    if dtype is None:
+        return np.clip(out, int(qmin), int(qmax), out=out)
+    return np.clip(out, int(qmin), int(qmax), out=np.empty(out.shape, dtype), casting="unsafe")
+
+
+_SIGNED = tuple(np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64))
+
+
+def _round_shift_product(acc: np.ndarray, m: np.ndarray, total: np.ndarray,
+                         zp: int) -> np.ndarray:
+    """round_half_away(acc * m / 2^total) + zp in four int64 passes, for a signed `acc`,
+    total >= 1 and every intermediate below 2^62 in magnitude (requantize checks both).
+
+    With h = 2^(total - 1): for acc >= 0 the rounded quotient is floor((p + h) / 2^total); for
+    acc < 0 (so p = acc * m <= 0) it is -floor((|p| + h) / 2^total) = floor((p + h - 1) /
+    2^total). A right shift is that floor, and adding zp * 2^total before it adds zp after."""
+    p = np.empty(np.broadcast_shapes(acc.shape, m.shape, total.shape), dtype=np.int64)
+    np.multiply(acc, m, out=p)
+    p += (1 << (total - 1)) + (zp << total)
+    p += acc >> (8 * acc.itemsize - 1)  # -1 where acc < 0
+    p >>= total
+    return p
 
 
 def _wide_round_shift(acc: np.ndarray, m: np.ndarray, total: np.ndarray) -> np.ndarray:
