@@ -1,13 +1,17 @@
 """Integer kernels of the `npu` dialect: exact integer semantics, the numbers a device gives.
 
-Every kernel accumulates in integers (float64 BLAS is used for int8 x int8 dot products,
-which are exact in float64 for any realistic length: |sum| < 2^53) and requantizes with
-`kiln.dialects.quant.requantize`, the single fixed-point rounding of kiln. Multipliers and
-shifts are given as integer sequences of length 1 (per tensor) or one per channel.
+Every kernel accumulates in integers and requantizes with `kiln.dialects.quant.requantize`,
+the single fixed-point rounding of kiln. Dot products (conv, matmul, average pool) go through
+float BLAS, which is exact on integers as long as no partial sum leaves the float's integer
+range: float32 when a bound computed on each call (max |x - zp| times the largest
+per-channel sum of |w|, plus |bias|) is at most 2^24, float64 otherwise (16-bit paths; exact
+below 2^53). Multipliers and shifts are given as integer sequences of length 1 (per tensor)
+or one per channel.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -27,9 +31,51 @@ def _channel(values: Sequence[int], ndim: int, axis: int) -> np.ndarray:
     return a.reshape(shape)
 
 
+FLOAT32_EXACT = 1 << 24  # every integer of magnitude up to this is a float32
+
+
 def _exact_int(y: np.ndarray) -> np.ndarray:
-    """A float64 result of integer arithmetic (exact) as int64."""
+    """A float result of exact integer arithmetic as an integer array: int32 from float32
+    (|y| <= 2^24, already integral), int64 from float64."""
+    if y.dtype == np.float32:
+        return y.astype(np.int32)
     return np.rint(y).astype(np.int64)
+
+
+def _peak(x: np.ndarray, zp: int) -> int:
+    """max |x - zp| over `x` (0 when empty), as a Python int."""
+    if not x.size:
+        return 0
+    return max(int(x.max()) - int(zp), int(zp) - int(x.min()), 0)
+
+
+def _integer_dot(product: Callable[..., np.ndarray], x: np.ndarray, zp: int, w: np.ndarray,
+                 w_abs_sums: np.ndarray, bias: np.ndarray | None,
+                 bias_shape: tuple[int, ...]) -> np.ndarray:
+    """An integer dot product (conv or matmul) through float BLAS, exactly.
+
+    `product(xf, wf, bf)` computes sum (x - zp) * w (+ bias when bf is not None) in the float
+    dtype of its arrays; `w_abs_sums` is sum |w| per output channel. float32 holds every
+    integer up to 2^24, so when each channel's max |x - zp| * sum |w| + |bias| stays within it,
+    every partial sum BLAS forms, in any order, is exact in float32. A large bias (2^31 - 1
+    clamps a dead channel's) is added afterwards in int64 when only the products fit; else
+    float64 (16-bit paths), exact below 2^53. Returns int32 from float32, int64 otherwise."""
+    def fits(bound: np.ndarray) -> bool:
+        return int(bound.max(initial=0)) <= FLOAT32_EXACT
+
+    products = _peak(x, zp) * w_abs_sums
+    if fits(products if bias is None else products + np.abs(bias, dtype=np.int64)):
+        cdt, fused = np.float32, True
+    elif fits(products):
+        cdt, fused = np.float32, False
+    else:
+        cdt, fused = np.float64, True
+    xf = np.subtract(x, cdt(zp), dtype=cdt) if zp else x.astype(cdt)
+    acc = _exact_int(product(xf, w.astype(cdt),
+                             bias.astype(cdt) if bias is not None and fused else None))
+    if bias is not None and not fused:
+        acc = np.add(acc, bias.reshape(bias_shape), dtype=np.int64)
+    return acc
 
 
 def requant(x: np.ndarray, multiplier: Sequence[int], shift: Sequence[int], *, axis: int = 0,
@@ -37,10 +83,25 @@ def requant(x: np.ndarray, multiplier: Sequence[int], shift: Sequence[int], *, a
     """(x - input_zp) requantized to `dtype` (its full range), per tensor or along `axis`."""
     x = np.asarray(x)
     lo, hi = _range(dtype)
-    acc = x.astype(np.int64) - int(input_zp)
-    out = requantize(acc, _channel(multiplier, x.ndim, axis), _channel(shift, x.ndim, axis),
-                     output_zp, lo, hi)
-    return out.astype(_np(dtype))
+    return requantize(_minus_zp(x, input_zp), _channel(multiplier, x.ndim, axis),
+                      _channel(shift, x.ndim, axis), output_zp, lo, hi, _np(dtype))
+
+
+def _span(dtype: np.dtype, zp: int) -> int:
+    """The largest |x - zp| over every value x of the integer `dtype`."""
+    info = np.iinfo(dtype)
+    return max(abs(int(info.min) - int(zp)), abs(int(info.max) - int(zp)))
+
+
+def _minus_zp(x: np.ndarray, zp: int, left_shift: int = 0) -> np.ndarray:
+    """(x - zp) << left_shift as a signed integer array: int32 when every value of x's dtype
+    gives one that fits, else int64; `x` itself when it is signed and there is nothing to do."""
+    zp, left_shift = int(zp), int(left_shift)
+    if not zp and not left_shift and x.dtype.kind == "i":
+        return x
+    wide = np.int32 if _span(x.dtype, zp) << left_shift < 1 << 31 else np.int64
+    d = np.subtract(x, zp, dtype=wide)
+    return np.left_shift(d, left_shift, out=d) if left_shift else d
 
 
 def _storage(dtype) -> tuple[np.dtype, int, int]:
@@ -67,23 +128,27 @@ def _output(acc: np.ndarray, multiplier, shift, output_zp: int, dtype, axis: int
     lo, hi = _range(dtype)
     if do_relu:
         lo = max(lo, int(output_zp))
-    out = requantize(acc, _channel(multiplier, acc.ndim, axis),
-                     _channel(shift, acc.ndim, axis), output_zp, lo, hi)
-    return out.astype(_np(dtype))
+    return requantize(acc, _channel(multiplier, acc.ndim, axis),
+                      _channel(shift, acc.ndim, axis), output_zp, lo, hi, _np(dtype))
 
 
 def conv_acc(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, *, input_zp: int,
              strides: Sequence[int], pads: Sequence[int], dilations: Sequence[int],
              group: int) -> np.ndarray:
-    """The int64 accumulator of a quantized conv: sum (x - input_zp) * w + bias.
+    """The integer accumulator of a quantized conv: sum (x - input_zp) * w + bias (int32 when
+    computed in float32, else int64; see the module docstring).
 
     Subtracting the zero point before padding with 0 is padding with the input zero point."""
-    xf = np.asarray(x).astype(np.float64) - float(input_zp)
-    wf = np.asarray(w).astype(np.float64)
-    bf = None if bias is None else np.asarray(bias).astype(np.float64)
-    y = conv_kernels.conv(xf, wf, bf, strides=strides, pads=pads, dilations=dilations,
-                          group=group)
-    return _exact_int(y)
+    x, w = np.asarray(x), np.asarray(w)
+    bias = None if bias is None else np.asarray(bias)
+
+    def product(xf: np.ndarray, wf: np.ndarray, bf: np.ndarray | None) -> np.ndarray:
+        return conv_kernels.conv(xf, wf, bf, strides=strides, pads=pads, dilations=dilations,
+                                 group=group)
+
+    w_abs_sums = np.abs(w.reshape(w.shape[0], -1), dtype=np.int64).sum(axis=1)
+    return _integer_dot(product, x, input_zp, w, w_abs_sums, bias,
+                        (-1,) + (1,) * (x.ndim - 2))
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, *, input_zp: int,
@@ -100,10 +165,17 @@ def matmul(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, *, input_zp: i
            multiplier: Sequence[int], shift: Sequence[int], output_zp: int, dtype,
            do_relu: bool = False) -> np.ndarray:
     """Quantized (..., K) @ (K, N) + bias, requantized per column (or per tensor)."""
-    y = (np.asarray(x).astype(np.float64) - float(input_zp)) @ np.asarray(w).astype(np.float64)
-    if bias is not None:
-        y = y + np.asarray(bias).astype(np.float64)
-    acc = _exact_int(y)
+    x, w = np.asarray(x), np.asarray(w)
+    bias = None if bias is None else np.asarray(bias)
+
+    def product(xf: np.ndarray, wf: np.ndarray, bf: np.ndarray | None) -> np.ndarray:
+        y = xf @ wf
+        if bf is not None:
+            y += bf
+        return y
+
+    acc = _integer_dot(product, x, input_zp, w, np.abs(w, dtype=np.int64).sum(axis=0), bias,
+                       (-1,))
     return _output(acc, multiplier, shift, output_zp, dtype, acc.ndim - 1, do_relu)
 
 
@@ -125,10 +197,10 @@ def add(a: np.ndarray, b: np.ndarray, *, lhs_zp: int, rhs_zp: int, lhs_multiplie
         do_relu: bool = False) -> np.ndarray:
     """Quantized add with broadcasting, TFLite's scheme (see add_params)."""
     i32 = qrange(32)
-    sa = (np.asarray(a).astype(np.int64) - int(lhs_zp)) << int(left_shift)
-    sb = (np.asarray(b).astype(np.int64) - int(rhs_zp)) << int(left_shift)
-    ra = requantize(sa, lhs_multiplier, lhs_shift, 0, *i32)
-    rb = requantize(sb, rhs_multiplier, rhs_shift, 0, *i32)
+    ra = requantize(_minus_zp(np.asarray(a), lhs_zp, left_shift), lhs_multiplier, lhs_shift,
+                    0, *i32)
+    rb = requantize(_minus_zp(np.asarray(b), rhs_zp, left_shift), rhs_multiplier, rhs_shift,
+                    0, *i32)
     total = np.clip(ra + rb, *i32)
     return _output(total, output_multiplier, output_shift, output_zp, dtype, 0, do_relu)
 
@@ -138,9 +210,9 @@ def concat(arrays: Sequence[np.ndarray], *, axis: int, input_zps: Sequence[int],
            dtype) -> np.ndarray:
     """Concatenate after requantizing each input to the output's scale and zero point."""
     lo, hi = _range(dtype)
-    parts = [requantize(np.asarray(x).astype(np.int64) - int(z), m, s, output_zp, lo, hi)
+    parts = [requantize(_minus_zp(np.asarray(x), z), m, s, output_zp, lo, hi, _np(dtype))
              for x, z, m, s in zip(arrays, input_zps, multipliers, shifts)]
-    return np.concatenate(parts, axis=axis).astype(_np(dtype))
+    return np.concatenate(parts, axis=axis)
 
 
 def max_pool(x: np.ndarray, *, kernel_shape: Sequence[int], strides: Sequence[int],
@@ -153,16 +225,8 @@ def max_pool(x: np.ndarray, *, kernel_shape: Sequence[int], strides: Sequence[in
 def pool_counts(spatial: Sequence[int], *, kernel_shape: Sequence[int], strides: Sequence[int],
                 pads: Sequence[int], count_include_pad: bool) -> np.ndarray:
     """The divisor of each output position of an average pool (int64, spatial shape)."""
-    nd = len(spatial)
-    if count_include_pad:
-        ones = np.ones((1, 1, *[s + pads[i] + pads[i + nd] for i, s in enumerate(spatial)]))
-        pads = [0] * (2 * nd)
-    else:
-        ones = np.ones((1, 1, *spatial))
-    w = np.ones((1, 1, *kernel_shape))
-    counts = conv_kernels.conv(ones, w, None, strides=strides, pads=pads,
-                               dilations=[1] * nd, group=1)
-    return _exact_int(counts[0, 0])
+    return pool_kernels.window_counts(spatial, kernel_shape=kernel_shape, strides=strides,
+                                      pads=pads, count_include_pad=count_include_pad)
 
 
 def avg_pool(x: np.ndarray, *, kernel_shape: Sequence[int], strides: Sequence[int],
@@ -171,21 +235,23 @@ def avg_pool(x: np.ndarray, *, kernel_shape: Sequence[int], strides: Sequence[in
              dtype) -> np.ndarray:
     """Integer average pool: sum of (x - input_zp) over the window, then requantized by the
     entry `count - 1` of `multiplier`/`shift` (quantize_multiplier(in_scale / (out_scale *
-    count)) for count = 1 .. prod(kernel_shape))."""
+    count)) for count = 1 .. prod(kernel_shape)). The sums are integer additions, in int32
+    when no sum can reach 2^31."""
     x = np.asarray(x)
-    n, c = x.shape[:2]
-    nd = x.ndim - 2
-    xf = (x.astype(np.float64) - float(input_zp)).reshape(n * c, 1, *x.shape[2:])
-    w = np.ones((1, 1, *kernel_shape))
-    sums = _exact_int(conv_kernels.conv(xf, w, None, strides=strides, pads=pads,
-                                        dilations=[1] * nd, group=1))
-    sums = sums.reshape(n, c, *sums.shape[2:])
-    counts = pool_counts(x.shape[2:], kernel_shape=kernel_shape, strides=strides, pads=pads,
+    taps = math.prod(kernel_shape)
+    d = _minus_zp(x, input_zp)
+    d = d.astype(np.int32 if _span(x.dtype, input_zp) * taps < 1 << 31 else np.int64)
+    spatial = tuple(x.shape[2:])
+    if tuple(kernel_shape) == spatial and not any(pads):  # a global pool: one reduction
+        sums = d.sum(axis=tuple(range(2, d.ndim)), keepdims=True, dtype=d.dtype)
+    else:
+        sums = pool_kernels.sum_pool(d, kernel_shape=kernel_shape, strides=strides, pads=pads)
+    counts = pool_counts(spatial, kernel_shape=kernel_shape, strides=strides, pads=pads,
                          count_include_pad=count_include_pad)
     m = np.asarray(multiplier, dtype=np.int64)[counts - 1]
     s = np.asarray(shift, dtype=np.int64)[counts - 1]
     lo, hi = _range(dtype)
-    return requantize(sums, m, s, output_zp, lo, hi).astype(_np(dtype))
+    return requantize(sums, m, s, output_zp, lo, hi, _np(dtype))
 
 
 def lut(x: np.ndarray, table: np.ndarray, in_min: int | None = None) -> np.ndarray:

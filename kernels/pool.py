@@ -19,7 +19,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["avg_pool", "global_avg_pool", "global_max_pool", "max_pool", "pool_output_shape"]
+__all__ = ["avg_pool", "global_avg_pool", "global_max_pool", "max_pool", "pool_output_shape",
+           "sum_pool", "window_counts"]
 
 
 def _ints(name: str, values: Sequence[int], n: int, minimum: int) -> list[int]:
@@ -155,6 +156,47 @@ def _axis_counts(
     return ((pos >= lo) & (pos < hi)).sum(axis=1)
 
 
+def sum_pool(
+    x: np.ndarray,
+    *,
+    kernel_shape: Sequence[int],
+    strides: Sequence[int],
+    pads: Sequence[int],
+    dilations: Sequence[int] | None = None,
+    ceil_mode: bool = False,
+) -> np.ndarray:
+    """Window sums of ``x`` ``(N, C, *S)`` -> ``(N, C, *O)``, padding adding 0, in ``x``'s dtype
+    (an integer dtype must be wide enough for every sum: the integer kernels pick it)."""
+    x = np.asarray(x)
+    out, dil = _geometry(x, kernel_shape, strides, pads, dilations, ceil_mode)
+    xp = _padded(x, out, kernel_shape, strides, pads, dil, 0)
+    return _separable(xp, np.add, out, kernel_shape, strides, dil)
+
+
+def window_counts(
+    spatial: Sequence[int],
+    *,
+    kernel_shape: Sequence[int],
+    strides: Sequence[int],
+    pads: Sequence[int],
+    dilations: Sequence[int] | None = None,
+    ceil_mode: bool = False,
+    count_include_pad: bool = False,
+) -> np.ndarray:
+    """The divisor of each output position of an average pool (int64, output spatial shape):
+    the window taps inside the input, or inside the padded input with ``count_include_pad``;
+    taps past the padded input added by ``ceil_mode`` never count."""
+    nd = len(spatial)
+    dil = [1] * nd if dilations is None else _ints("dilations", dilations, nd, 1)
+    out = pool_output_shape(spatial, kernel_shape, strides, pads, dil, bool(ceil_mode))
+    count = np.ones((), dtype=np.int64)
+    for i in range(nd):
+        ci = _axis_counts(int(spatial[i]), int(pads[i]), int(pads[i + nd]), out[i],
+                          int(kernel_shape[i]), int(strides[i]), dil[i], bool(count_include_pad))
+        count = count[..., None] * ci
+    return count
+
+
 def avg_pool(
     x: np.ndarray,
     *,
@@ -175,15 +217,11 @@ def avg_pool(
     if not np.issubdtype(x.dtype, np.floating):
         raise TypeError(f"avg_pool takes floating-point arrays, got {x.dtype}")
     cdt = np.float64 if x.dtype == np.float64 else np.float32
-    nd = x.ndim - 2
-    out, dil = _geometry(x, kernel_shape, strides, pads, dilations, ceil_mode)
-    xp = _padded(x.astype(cdt, copy=False), out, kernel_shape, strides, pads, dil, 0)
-    total = _separable(xp, np.add, out, kernel_shape, strides, dil)
-    count = np.ones((), dtype=np.int64)
-    for i in range(nd):
-        ci = _axis_counts(x.shape[2 + i], int(pads[i]), int(pads[i + nd]), out[i],
-                          int(kernel_shape[i]), int(strides[i]), dil[i], bool(count_include_pad))
-        count = count[..., None] * ci
+    total = sum_pool(x.astype(cdt, copy=False), kernel_shape=kernel_shape, strides=strides,
+                     pads=pads, dilations=dilations, ceil_mode=ceil_mode)
+    count = window_counts(x.shape[2:], kernel_shape=kernel_shape, strides=strides, pads=pads,
+                          dilations=dilations, ceil_mode=ceil_mode,
+                          count_include_pad=count_include_pad)
     y = total / np.maximum(count, 1).astype(cdt)
     return y.astype(x.dtype, copy=False)
 
