@@ -12,8 +12,13 @@ import numpy as np
 
 
 def round_half_away(x: np.ndarray) -> np.ndarray:
-    """Round to the nearest integer, ties away from zero (2.5 -> 3, -2.5 -> -3)."""
-    return np.trunc(x + np.copysign(0.5, x))
+    """Round to the nearest integer, ties away from zero (2.5 -> 3, -2.5 -> -3):
+    trunc(x + copysign(0.5, x)), in the floating dtype x + 0.5 has."""
+    half = np.copysign(0.5, x)
+    if isinstance(half, np.ndarray):  # an array: finish in place of the temporary
+        half += x
+        return np.trunc(half, out=half)
+    return np.trunc(x + half)
 
 
 def qrange(bits: int, signed: bool = True) -> tuple[int, int]:

@@ -83,8 +83,34 @@ def requant(x: np.ndarray, multiplier: Sequence[int], shift: Sequence[int], *, a
     """(x - input_zp) requantized to `dtype` (its full range), per tensor or along `axis`."""
     x = np.asarray(x)
     lo, hi = _range(dtype)
-    return requantize(_minus_zp(x, input_zp), _channel(multiplier, x.ndim, axis),
-                      _channel(shift, x.ndim, axis), output_zp, lo, hi, _np(dtype))
+    m, s = _channel(multiplier, x.ndim, axis), _channel(shift, x.ndim, axis)
+
+    def fn(v: np.ndarray) -> np.ndarray:
+        return requantize(_minus_zp(v, input_zp), m, s, output_zp, lo, hi, _np(dtype))
+
+    return _tabulated(fn, x) if m.ndim == 0 and s.ndim == 0 else fn(x)
+
+
+TABLE_RATIO = 4  # tabulate when the result has at least this many times the table's entries
+
+
+def _tabulated(fn: Callable[..., np.ndarray], *arrays: np.ndarray) -> np.ndarray:
+    """fn(*arrays) for an elementwise integer `fn` of inputs of at most 16 bits together:
+    when the result is much larger than the table of every combination of input codes, fn is
+    computed on that table and the result looked up, which gives the same integers."""
+    arrays = tuple(np.asarray(a) for a in arrays)
+    bits = [8 * a.dtype.itemsize if a.dtype.kind in "iu" else 64 for a in arrays]
+    size = math.prod(np.broadcast_shapes(*(a.shape for a in arrays)))
+    if sum(bits) > 16 or size < TABLE_RATIO << sum(bits):
+        return fn(*arrays)
+    # each input's codes in the order of their bit patterns, so x.view(unsigned) indexes them
+    unsigned = [np.dtype(f"u{b // 8}") for b in bits]
+    codes = [np.arange(1 << b, dtype=u).view(a.dtype) for a, b, u in zip(arrays, bits, unsigned)]
+    table = np.asarray(fn(*np.meshgrid(*codes, indexing="ij", sparse=True))).reshape(-1)
+    index = arrays[0].view(unsigned[0])
+    for a, b, u in zip(arrays[1:], bits[1:], unsigned[1:]):
+        index = np.left_shift(index, b, dtype=np.int32) | a.view(u)
+    return np.take(table, index)
 
 
 def _span(dtype: np.dtype, zp: int) -> int:
@@ -197,12 +223,14 @@ def add(a: np.ndarray, b: np.ndarray, *, lhs_zp: int, rhs_zp: int, lhs_multiplie
         do_relu: bool = False) -> np.ndarray:
     """Quantized add with broadcasting, TFLite's scheme (see add_params)."""
     i32 = qrange(32)
-    ra = requantize(_minus_zp(np.asarray(a), lhs_zp, left_shift), lhs_multiplier, lhs_shift,
-                    0, *i32)
-    rb = requantize(_minus_zp(np.asarray(b), rhs_zp, left_shift), rhs_multiplier, rhs_shift,
-                    0, *i32)
-    total = np.clip(ra + rb, *i32)
-    return _output(total, output_multiplier, output_shift, output_zp, dtype, 0, do_relu)
+
+    def fn(va: np.ndarray, vb: np.ndarray) -> np.ndarray:
+        ra = requantize(_minus_zp(va, lhs_zp, left_shift), lhs_multiplier, lhs_shift, 0, *i32)
+        rb = requantize(_minus_zp(vb, rhs_zp, left_shift), rhs_multiplier, rhs_shift, 0, *i32)
+        total = np.clip(ra + rb, *i32)
+        return _output(total, output_multiplier, output_shift, output_zp, dtype, 0, do_relu)
+
+    return _tabulated(fn, a, b)
 
 
 def concat(arrays: Sequence[np.ndarray], *, axis: int, input_zps: Sequence[int],
@@ -210,7 +238,8 @@ def concat(arrays: Sequence[np.ndarray], *, axis: int, input_zps: Sequence[int],
            dtype) -> np.ndarray:
     """Concatenate after requantizing each input to the output's scale and zero point."""
     lo, hi = _range(dtype)
-    parts = [requantize(_minus_zp(np.asarray(x), z), m, s, output_zp, lo, hi, _np(dtype))
+    parts = [_tabulated(lambda v, z=z, m=m, s=s: requantize(_minus_zp(v, z), m, s, output_zp,
+                                                            lo, hi, _np(dtype)), x)
              for x, z, m, s in zip(arrays, input_zps, multipliers, shifts)]
     return np.concatenate(parts, axis=axis)
 
@@ -261,7 +290,7 @@ def lut(x: np.ndarray, table: np.ndarray, in_min: int | None = None) -> np.ndarr
     x = np.asarray(x)
     if in_min is None:
         in_min = _range(x.dtype)[0]
-    return np.asarray(table)[x.astype(np.int64) - int(in_min)]
+    return np.asarray(table)[np.subtract(x, int(in_min), dtype=np.intp)]
 
 
 def make_lut(fn: Callable[[np.ndarray], np.ndarray], in_scale: float, in_zp: int,
@@ -280,17 +309,55 @@ def make_lut(fn: Callable[[np.ndarray], np.ndarray], in_scale: float, in_zp: int
     return quantize(y, out_scale, out_zp, storage)
 
 
+BLOCK = 1 << 16  # elements per block of the float64 passes of quantize: they stay in cache
+
+
+def _blockwise(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
+               dtype: np.dtype) -> np.ndarray:
+    """fn(x) for an elementwise `fn` returning `dtype`, computed BLOCK elements at a time so
+    that its temporaries stay in the cache (twice as fast on large tensors)."""
+    if x.size <= 2 * BLOCK:
+        return fn(x)
+    flat = np.ascontiguousarray(x).reshape(-1)
+    out = np.empty(flat.shape, dtype)
+    for i in range(0, flat.size, BLOCK):
+        out[i:i + BLOCK] = fn(flat[i:i + BLOCK])
+    return out.reshape(x.shape)
+
+
 def quantize(x: np.ndarray, scale: float | np.ndarray, zero_point: int | np.ndarray,
              dtype) -> np.ndarray:
-    """round_half_away(x / scale) + zero_point, clamped to `dtype` (scale may broadcast)."""
+    """round_half_away(x / scale) + zero_point, clamped to `dtype` (scale may broadcast); the
+    division and the rounding in float64."""
     lo, hi = _range(dtype)
-    q = round_half_away(np.asarray(x, np.float64) / np.asarray(scale, np.float64))
-    return np.clip(q + np.asarray(zero_point, np.float64), lo, hi).astype(_np(dtype))
+    out_dtype = _np(dtype)
+    scale, zp = np.asarray(scale, np.float64), np.asarray(zero_point, np.float64)
+
+    def fn(v: np.ndarray) -> np.ndarray:
+        q = round_half_away(np.divide(v, scale, dtype=np.float64))
+        if zp.any():  # adding a zero would only turn -0.0 into 0.0, which both become 0
+            q = q + zp
+        return np.clip(q, lo, hi, out=np.empty(q.shape, out_dtype), casting="unsafe")
+
+    x = np.asarray(x)
+    if scale.size == zp.size == 1 and max(scale.ndim, zp.ndim) <= x.ndim:  # per tensor
+        scale, zp = scale.reshape(()), zp.reshape(())
+        return _blockwise(fn, x, out_dtype)
+    return fn(x)
 
 
 def dequantize(q: np.ndarray, scale: float | np.ndarray, zero_point: int | np.ndarray,
                dtype=np.float32) -> np.ndarray:
-    """scale * (q - zero_point) in `dtype`."""
-    real = (np.asarray(q).astype(np.float64) - np.asarray(zero_point, np.float64)) \
-        * np.asarray(scale, np.float64)
-    return real.astype(getattr(dtype, "numpy_dtype", dtype))
+    """scale * (q - zero_point) in `dtype` (computed in float64, then rounded to `dtype`)."""
+    out_dtype = np.dtype(getattr(dtype, "numpy_dtype", dtype))
+    scale, zp = np.asarray(scale, np.float64), np.asarray(zero_point, np.float64)
+
+    def fn(v: np.ndarray) -> np.ndarray:
+        centered = np.subtract(v, zp, dtype=np.float64) if zp.any() else v
+        return np.multiply(centered, scale, dtype=np.float64).astype(out_dtype, copy=False)
+
+    q = np.asarray(q)
+    if scale.size == zp.size == 1 and max(scale.ndim, zp.ndim) <= q.ndim:  # per tensor
+        scale, zp = scale.reshape(()), zp.reshape(())
+        return _blockwise(fn, q, out_dtype)
+    return fn(q)

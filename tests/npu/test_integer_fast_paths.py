@@ -239,33 +239,84 @@ def test_matmul_matches_int64(dtype, zp, k):
 
 
 # -- elementwise kernels and avg_pool ---------------------------------------------------------
-def test_add_concat_requant_match_int64_formulas():
+# small: computed directly; large: through a table of every input code (TABLE_RATIO times
+# more elements than codes: 2^16 for two 8-bit inputs, or one 16-bit input)
+SIZES = {"small": (2, 4, 5, 5), "large": (2, 4, 180, 190)}
+
+
+@pytest.mark.parametrize("size", sorted(SIZES))
+def test_add_matches_int64_formula(size):
     rng = np.random.default_rng(9)
-    a = rng.integers(-128, 128, (2, 4, 5, 5)).astype(np.int8)
-    b = rng.integers(0, 256, (1, 4, 1, 5)).astype(np.uint8)
-    c = rng.integers(-32768, 32768, (2, 4, 5, 5)).astype(np.int16)
+    n, c, h, w = SIZES[size]
+    a = rng.integers(-128, 128, (n, c, h, w)).astype(np.int8)
+    b = rng.integers(0, 256, (1, c, 1, w)).astype(np.uint8)
+    b2 = rng.integers(0, 256, (n, c, h, w)).astype(np.uint8)
+    d = rng.integers(-32768, 32768, (n, c, h, w)).astype(np.int16)
     p = ik.add_params(0.04, 0.013, 0.05)
     i32 = (-(1 << 31), (1 << 31) - 1)
-    for x, y, xz, yz in [(a, b, 3, 128), (c, a, -20, 0), (c, c, 0, 0)]:
+    for x, y, xz, yz, relu in [(a, b, 3, 128, False), (a, b2, -128, 0, True),
+                               (b2, a, 255, 127, False), (d, a, -20, 0, False),
+                               (d, d, 0, 0, True)]:
         sa = (x.astype(np.int64) - xz) << p["left_shift"]
         sb = (y.astype(np.int64) - yz) << p["left_shift"]
         total = np.clip(requantize(sa, p["lhs_multiplier"], p["lhs_shift"], 0, *i32)
                         + requantize(sb, p["rhs_multiplier"], p["rhs_shift"], 0, *i32), *i32)
-        want = requantize(total, p["output_multiplier"], p["output_shift"], 1, -128, 127)
-        got = ik.add(x, y, lhs_zp=xz, rhs_zp=yz, output_zp=1, dtype=np.int8, **p)
+        want = requantize(total, p["output_multiplier"], p["output_shift"], 1,
+                          1 if relu else -128, 127)
+        got = ik.add(x, y, lhs_zp=xz, rhs_zp=yz, output_zp=1, dtype=np.int8, do_relu=relu, **p)
         assert got.dtype == np.int8 and np.array_equal(got, want)
-    got = ik.concat([a, c], axis=1, input_zps=[5, -1], multipliers=[1 << 30, 1 << 30],
-                    shifts=[-8, 1], output_zp=2, dtype=np.int16)
-    want = np.concatenate([requantize(a.astype(np.int64) - 5, 1 << 30, -8, 2, -32768, 32767),
-                           requantize(c.astype(np.int64) + 1, 1 << 30, 1, 2, -32768, 32767)],
-                          axis=1)
+
+
+@pytest.mark.parametrize("size", sorted(SIZES))
+def test_concat_and_requant_match_int64_formulas(size):
+    rng = np.random.default_rng(12)
+    n, c, h, w = SIZES[size]
+    a = rng.integers(-128, 128, (n, c, h, w)).astype(np.int8)
+    u = rng.integers(0, 256, (n, 1, h, w)).astype(np.uint8)
+    d = rng.integers(-32768, 32768, (n, c, h, w)).astype(np.int16)
+    got = ik.concat([a, u, d], axis=1, input_zps=[5, 128, -1],
+                    multipliers=[1 << 30, 1_500_000_000, 1 << 30], shifts=[-8, 0, 1],
+                    output_zp=2, dtype=np.int16)
+    want = np.concatenate([
+        requantize(a.astype(np.int64) - 5, 1 << 30, -8, 2, -32768, 32767),
+        requantize(u.astype(np.int64) - 128, 1_500_000_000, 0, 2, -32768, 32767),
+        requantize(d.astype(np.int64) + 1, 1 << 30, 1, 2, -32768, 32767)], axis=1)
     assert got.dtype == np.int16 and np.array_equal(got, want)
-    m = rng.integers(1 << 30, 1 << 31, 4)
-    s = rng.integers(-3, 10, 4)
-    got = ik.requant(c, m, s, axis=1, input_zp=7, output_zp=-4, dtype=np.int8)
-    want = requantize(c.astype(np.int64) - 7, m.reshape(1, 4, 1, 1), s.reshape(1, 4, 1, 1),
-                      -4, -128, 127)
-    assert got.dtype == np.int8 and np.array_equal(got, want)
+    m = rng.integers(1 << 30, 1 << 31, c)
+    s = rng.integers(-3, 10, c)
+    for x, zp in [(a, -3), (u, 128), (d, 7)]:
+        for mult, shift in [(m, s), (m[:1], s[:1])]:
+            got = ik.requant(x, mult, shift, axis=1, input_zp=zp, output_zp=-4, dtype=np.int8)
+            shape = (1, -1, 1, 1) if len(mult) > 1 else ()
+            want = requantize(x.astype(np.int64) - zp, mult.reshape(shape),
+                              shift.reshape(shape), -4, -128, 127)
+            assert got.dtype == np.int8 and np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("size", sorted(SIZES))
+def test_quantize_dequantize_match_float64_formulas(size):
+    """Per tensor, large tensors are computed in blocks: the same floats and integers as the
+    formulas on the whole array (ties, signed zeros, infinities, huge values)."""
+    rng = np.random.default_rng(13)
+    x = (rng.standard_normal(SIZES[size]) * 40).astype(np.float32)
+    specials = [np.inf, -np.inf, 0.0, -0.0, 1e30, -1e30, 0.49999997, -0.49999997]
+    x.reshape(-1)[:len(specials)] = specials
+    ties = x.reshape(-1)[len(specials):][::2]
+    ties[:] = rng.integers(-600, 600, ties.size) * 0.125
+    per_axis = rng.uniform(0.05, 0.5, x.shape[1]).reshape(1, -1, 1, 1)
+    zps = np.arange(x.shape[1]).reshape(1, -1, 1, 1)
+    for scale, zp in [(0.25, 0), (0.37, 5), (0.125, -3), (per_axis, zps)]:
+        for dtype in (np.int8, np.uint8, np.int16):
+            lo, hi = np.iinfo(dtype).min, np.iinfo(dtype).max
+            r = x.astype(np.float64) / np.asarray(scale, np.float64)
+            want = np.clip(np.trunc(r + np.copysign(0.5, r)) + zp, lo, hi).astype(dtype)
+            got = ik.quantize(x, scale, zp, dtype)
+            assert got.dtype == dtype and np.array_equal(got, want)
+            back = ik.dequantize(got, scale, zp)
+            ref = (got.astype(np.float64) - zp) * np.asarray(scale, np.float64)
+            ref = ref.astype(np.float32)
+            assert back.dtype == np.float32 and np.array_equal(back.view(np.uint32),
+                                                                ref.view(np.uint32))
 
 
 def _window_sums_int64(x, zp, kernel, strides, pads, include):
