@@ -4,7 +4,8 @@ quantization, TPU-MLIR style.
     run_calibration NAME.mlir (--dataset DIR | --data_list FILE) [--input_num N]
         [-o NAME_cali_table] [--qtable NAME_qtable]
         [--cali_method percentile9999|kl|mse|max|aciq_gauss|aciq_laplace]
-        [--histogram_bin_num 2048] [--search search_threshold] [--inference_num 30]
+        [--histogram_bin_num 2048] [--score_branch max|method]
+        [--search search_threshold] [--inference_num 30]
         [--tune_num N] [--we] [--bc] [--bc_inference_num 30] [--processor TARGET]
         [--seed 0] [--debug_log] [--quant_config CFG.json]
 
@@ -13,7 +14,9 @@ its streamed statistics (exact min/max, moments, a 2048-bin histogram of |x|) an
 so memory does not grow with --input_num, and every method's threshold comes from that one
 pass. The table rows are `name threshold min max`, keyed by the ONNX tensor names (locs).
 Layers that compute shapes, indices or masks are found from the graph, never get a range,
-and are listed in the qtable's shape-layers section.
+and are listed in the qtable's shape-layers section. The layers that only compute a
+detector's sigmoid class scores (score branches, found from the graph) keep their max |x|
+unless `--score_branch method`: their rare peaks are the detections.
 
 `--quant_config` (docs/quant-config.md) is checked against the model and the target; when its
 `fake_quant` is "weights" or "activations", the int8 simulation with only that side
@@ -49,6 +52,10 @@ def build_arg_parser() -> ArgParser:
     ap.add_argument("--qtable", help="qtable with the shape layers (default: NAME_qtable)")
     ap.add_argument("--cali_method", default="percentile9999", choices=SEARCH_METHODS)
     ap.add_argument("--histogram_bin_num", type=int, default=2048)
+    ap.add_argument("--score_branch", choices=["max", "method"], default="max",
+                    help="thresholds of the layers that only compute a detector's sigmoid "
+                         "class scores: max (keep their rare peaks, the detections; the "
+                         "default) or method (the --cali_method threshold like every layer)")
     ap.add_argument("--search", choices=["search_threshold", "search_qtable"],
                     help="search_threshold: try every method, keep the best output cosine; "
                          "search_qtable: the fewest layers above INT8 reaching --expected_cos")
@@ -125,6 +132,19 @@ def thresholds_for(collector, method: str, bits: int = 8) -> dict[str, float]:
 
     fn = METHODS[method]
     return {name: float(fn(collector[name], bits=bits)) for name in collector.names()}
+
+
+def keep_score_peaks(func, collector, thresholds: dict[str, float]) -> None:
+    """Score-branch tensors keep their max |x| (calibration/score_branch.py says why)."""
+    from ..calibration.score_branch import score_branch_layers
+
+    kept = [n for n in score_branch_layers(func) if n in thresholds and collector[n].has_range]
+    for name in kept:
+        thresholds[name] = float(collector[name].absmax)
+    if kept:
+        _log(f"score branches: {len(kept)} tensor(s) keep their max |x| (from "
+             f"{kept[0]} to {kept[-1]}; --score_branch method to give them the method's "
+             "threshold)")
 
 
 def search_threshold(module, collector, samples: list, methods=SEARCH_METHODS, bits: int = 8):
@@ -257,6 +277,8 @@ def main(argv: list[str]) -> int:
         method, _ = search_threshold(module, collector, samples, bits=bits)
         _log(f"search_threshold: keeping {method}")
     thresholds = thresholds_for(collector, method, bits)
+    if args.score_branch == "max":
+        keep_score_peaks(func, collector, thresholds)
 
     if args.bc:
         from ..calibration.bias_correction import correct_biases

@@ -195,3 +195,34 @@ def test_processor_selects_the_bit_width(tiny, tmp_path, capsys):
     code, _, err = calibrate(capsys, tiny / "tiny.mlir", "--dataset", tiny / "imgs",
                              "--processor", "bm1684x")
     assert_usage_error(code, err, PROG, "unknown target 'bm1684x'", "int8-sym")
+
+
+def test_score_branch_keeps_its_max_unless_asked(tmp_path, capsys):
+    """The class branch of a detector head keeps max |x|; `--score_branch method` gives it
+    the method's threshold like every other layer."""
+    from kiln.compiler.text.parser import parse_module
+    from kiln.compiler.text.printer import print_module
+
+    cases = parse_module((REPO / "tests" / "calibration" / "score_cases.mlir").read_text())
+    cases.functions[:] = [f for f in cases.functions if f.name == "yolo_head"]
+    mlir = tmp_path / "head.mlir"
+    mlir.write_text(print_module(cases))
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        x = rng.standard_normal((1, 2, 4, 4)).astype(np.float32)
+        x[0, :, i % 4, 1] = 40.0  # a rare peak: an object
+        np.save(tmp_path / f"s{i}.npy", x)
+    rows = {}
+    for mode in ("max", "method"):
+        out = tmp_path / f"{mode}_cali_table"
+        code, _, err = calibrate(capsys, mlir, "--dataset", tmp_path, "--cali_method", "aciq_gauss",
+                                 "--score_branch", mode, "-o", out)
+        assert code == 0, err
+        assert ("score branches: 3 tensor(s) keep their max" in err) == (mode == "max")
+        rows[mode] = read_table(out)
+    for name in ("cls_conv", "cls_act", "cls_logits"):
+        e = rows["max"][name]
+        assert e.threshold == pytest.approx(max(abs(e.min), abs(e.max)))
+        assert rows["method"][name].threshold < e.threshold
+    for name in ("neck", "box"):  # shared or box layers keep the method's threshold
+        assert rows["max"][name].threshold == rows["method"][name].threshold
