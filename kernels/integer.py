@@ -287,10 +287,17 @@ def lut(x: np.ndarray, table: np.ndarray, in_min: int | None = None) -> np.ndarr
     """Look each value up in a table with one entry per input code, from the input storage's
     minimum `in_min` (default: its numpy dtype's, e.g. -128 for int8); 256 entries at 8 bits,
     2^bits at 9 to 16 bits, which is exact for any elementwise function."""
-    x = np.asarray(x)
+    x, table = np.asarray(x), np.asarray(table)
     if in_min is None:
         in_min = _range(x.dtype)[0]
-    return np.asarray(table)[np.subtract(x, int(in_min), dtype=np.intp)]
+    in_min = int(in_min)
+    size = x.dtype.itemsize
+    if x.dtype.kind in "iu" and size <= 2 and table.shape == (256 ** size,) \
+            and in_min == int(np.iinfo(x.dtype).min):
+        # the table reordered to the codes' bit patterns is indexed by x.view(unsigned): no
+        # index array (np.roll by 0 for unsigned storage, by 2^(bits-1) for signed)
+        return np.take(np.roll(table, in_min), x.view(f"u{size}"))
+    return table[np.subtract(x, in_min, dtype=np.intp)]
 
 
 def make_lut(fn: Callable[[np.ndarray], np.ndarray], in_scale: float, in_zp: int,

@@ -356,3 +356,19 @@ def test_avg_pool_matches_int64_loop(dtype, zp, kernel, strides, pads, include):
                                          pads=pads, count_include_pad=include), counts)
     want = requantize(sums, m[counts - 1], s[counts - 1], 3, -128, 127)
     assert got.dtype == np.int8 and np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("storage,in_min", [(np.int8, None), (np.uint8, None), (np.int16, None),
+                                            (np.uint16, None), (np.int16, -2048)])
+def test_lut_is_the_table_at_each_code(storage, in_min):
+    """Full-width tables are read through the codes' bit patterns; an i12 table (held in
+    int16, from -2048) through an index. Both are table[x - in_min]."""
+    rng = np.random.default_rng(14)
+    info = np.iinfo(storage)
+    lo = int(info.min) if in_min is None else in_min
+    hi = int(info.max) if in_min is None else -in_min - 1
+    table = rng.integers(-32768, 32768, hi - lo + 1).astype(np.int16)
+    x = rng.integers(lo, hi, (3, 50, 70), endpoint=True).astype(storage)
+    x.reshape(-1)[:2] = [lo, hi]
+    got = ik.lut(x, table, in_min)
+    assert got.dtype == np.int16 and np.array_equal(got, table[x.astype(np.int64) - lo])
