@@ -2,8 +2,10 @@
 
 Each tensor named in the calibration table gets the element type
 `!quant.calibrated<f32<lo:hi>>`: [-threshold, threshold] for symmetric targets (the default;
-[0, threshold] for a tensor never observed negative), the observed [min, max] with
-`asymmetric=true`. A layer that apply-qtable (run first) gave more than 8 bits gets its
+[0, threshold] for a tensor never observed negative); with `asymmetric=true` (affine
+targets, model_deploy --asymmetric) the observed [min, max] clipped to [-threshold,
+threshold]: a SiLU output keeps its small negative lobe exactly and its codes for the
+bulk (a max-method table gives the plain [min, max]). A layer that apply-qtable (run first) gave more than 8 bits gets its
 observed [-max|x|, max|x|]: the table's threshold is an 8-bit clipping choice, and 16 bits
 resolve the whole range. With `wide_tables=true` (the target has 16-bit activations) so does
 a value only table lookups or float layers read: lower-to-npu writes it at 16 bits. The
@@ -72,12 +74,13 @@ class ImportCalibration(Pass):
 
         def bounds(name: str, op=None) -> tuple[float, float]:
             e = table[name]
-            if self.asymmetric:
-                return e.min, e.max
             t = e.threshold
             if op is not None and ((mode_bits(op.attributes.get(MODE_ATTR, "")) or 8) > 8 or
                                    (wide_tables and reads_wide(op.results[0]))):
                 t = max(abs(e.min), abs(e.max))  # wide layers need no clipping threshold
+            if self.asymmetric:  # the threshold clips an affine range too
+                lo, hi = max(e.min, -t), min(e.max, t)
+                return (lo, hi) if lo < hi else (e.min, e.max)
             return (0.0 if e.min >= 0 else -t), t  # never negative: [0, t]
 
         for func in module.functions:

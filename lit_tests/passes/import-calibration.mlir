@@ -11,8 +11,10 @@
 // SYM: top.relu {{.+}} -> tensor<1x2x4x4x!quant.calibrated<f32<0.0:5.5>>> loc("relu")
 // A reshape passes its input's range on: no requantization across it.
 // SYM: top.reshape {{.+}} -> tensor<1x32x!quant.calibrated<f32<0.0:5.5>>> loc("flat")
+// Affine ranges are the observed [min, max] clipped to [-threshold, threshold].
 // ASYM: func.func @main(%x: tensor<1x1x4x4x!quant.calibrated<f32<-1.5:2.0>>>)
-// ASYM: -> tensor<1x2x4x4x!quant.calibrated<f32<0.0:6.0>>> loc("relu")
+// ASYM: -> tensor<1x2x4x4x!quant.calibrated<f32<-4.0:6.0>>> loc("conv")
+// ASYM: -> tensor<1x2x4x4x!quant.calibrated<f32<0.0:5.5>>> loc("relu")
 // OTHER: kiln-opt: error: {{.+}}other_cali_table:5: unknown layer 'convv'
 // NOTABLE: kiln-opt: error: pass 'import-calibration' failed (passes run before it: none):
 // NOTABLE-NEXT: import-calibration needs table=PATH
