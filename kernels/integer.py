@@ -59,12 +59,13 @@ def _integer_dot(product: Callable[..., np.ndarray], x: np.ndarray, zp: int, w: 
     integer up to 2^24, so when each channel's max |x - zp| * sum |w| + |bias| stays within it,
     every partial sum BLAS forms, in any order, is exact in float32. A large bias (2^31 - 1
     clamps a dead channel's) is added afterwards in int64 when only the products fit; else
-    float64 (16-bit paths), exact below 2^53. Returns int32 from float32, int64 otherwise."""
+    float64 (16-bit paths), exact below 2^53. Returns int32 from float32, int64 otherwise.
+    The bounds are formed in float64: exact up to 2^53, and no overflow beyond."""
     def fits(bound: np.ndarray) -> bool:
-        return int(bound.max(initial=0)) <= FLOAT32_EXACT
+        return float(bound.max(initial=0)) <= FLOAT32_EXACT
 
-    products = _peak(x, zp) * w_abs_sums
-    if fits(products if bias is None else products + np.abs(bias, dtype=np.int64)):
+    products = float(_peak(x, zp)) * w_abs_sums.astype(np.float64)
+    if fits(products if bias is None else products + np.abs(bias.astype(np.float64))):
         cdt, fused = np.float32, True
     elif fits(products):
         cdt, fused = np.float32, False
@@ -106,7 +107,10 @@ def _tabulated(fn: Callable[..., np.ndarray], *arrays: np.ndarray) -> np.ndarray
     # each input's codes in the order of their bit patterns, so x.view(unsigned) indexes them
     unsigned = [np.dtype(f"u{b // 8}") for b in bits]
     codes = [np.arange(1 << b, dtype=u).view(a.dtype) for a, b, u in zip(arrays, bits, unsigned)]
-    table = np.asarray(fn(*np.meshgrid(*codes, indexing="ij", sparse=True))).reshape(-1)
+    try:
+        table = np.asarray(fn(*np.meshgrid(*codes, indexing="ij", sparse=True))).reshape(-1)
+    except ValueError:  # out of fn's range at some code: the arrays' own values decide
+        return fn(*arrays)
     index = arrays[0].view(unsigned[0])
     for a, b, u in zip(arrays[1:], bits[1:], unsigned[1:]):
         index = np.left_shift(index, b, dtype=np.int32) | a.view(u)
@@ -269,7 +273,8 @@ def avg_pool(x: np.ndarray, *, kernel_shape: Sequence[int], strides: Sequence[in
     x = np.asarray(x)
     taps = math.prod(kernel_shape)
     d = _minus_zp(x, input_zp)
-    d = d.astype(np.int32 if _span(x.dtype, input_zp) * taps < 1 << 31 else np.int64)
+    d = d.astype(np.int32 if _span(x.dtype, input_zp) * taps < 1 << 31 else np.int64,
+                 copy=False)
     spatial = tuple(x.shape[2:])
     if tuple(kernel_shape) == spatial and not any(pads):  # a global pool: one reduction
         sums = d.sum(axis=tuple(range(2, d.ndim)), keepdims=True, dtype=d.dtype)

@@ -372,3 +372,24 @@ def test_lut_is_the_table_at_each_code(storage, in_min):
     x.reshape(-1)[:2] = [lo, hi]
     got = ik.lut(x, table, in_min)
     assert got.dtype == np.int16 and np.array_equal(got, table[x.astype(np.int64) - lo])
+
+
+def test_table_falls_back_where_an_absent_code_is_out_of_range():
+    """With this zero point, (x - zp) << 30 reaches 2^47 (requantize refuses it) only for the
+    codes x >= 122, none of which the input holds: the table of every code cannot be built,
+    and the kernel must compute on the values themselves, as it would without a table."""
+    rng = np.random.default_rng(15)
+    a = rng.integers(-128, 122, (2, 4, 180, 190)).astype(np.int8)
+    b = rng.integers(-128, 128, (2, 4, 180, 190)).astype(np.int8)
+    p = ik.add_params(0.04, 0.013, 0.05, left_shift=30)
+    kw = dict(lhs_zp=-130950, rhs_zp=0, output_zp=0, dtype=np.int8, **p)
+    i32 = (-(1 << 31), (1 << 31) - 1)
+    sa = (a.astype(np.int64) + 130950) << 30
+    sb = b.astype(np.int64) << 30
+    total = np.clip(requantize(sa, p["lhs_multiplier"], p["lhs_shift"], 0, *i32)
+                    + requantize(sb, p["rhs_multiplier"], p["rhs_shift"], 0, *i32), *i32)
+    want = requantize(total, p["output_multiplier"], p["output_shift"], 0, -128, 127)
+    assert np.array_equal(ik.add(a, b, **kw), want)
+    a[0, 0, 0, 0] = 127  # now present: refused, table or not
+    with pytest.raises(ValueError):
+        ik.add(a, b, **kw)
