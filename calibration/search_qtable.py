@@ -6,7 +6,10 @@
    own (noise a layer adds shows as that drop; noise it only passes on does not).
 2. Tune thresholds (only with several `methods`): for the worst layers, each method's
    threshold is tried for that layer alone and the one with the best output similarity kept.
-3. Choose. The worst k layers go to the mixed mode (the target's widest integer mode, e.g.
+3. Choose. First every ranked layer goes to the mixed mode at once: the most any qtable of
+   that mode can give (logged; when even that misses the goal, the loss is not in the
+   activations that mode widens, e.g. int8 weights under INT16, and the next mode is tried).
+   Then the worst k layers go to the mixed mode (the target's widest integer mode, e.g.
    INT16, cheaper than float on a device; if that cannot reach the goal within
    `max_float_layers`, the float type) for k = 1, 2, 4, ... until the goal is met on the
    inference samples, then the smallest k that meets it is found by bisection.
@@ -138,7 +141,14 @@ def search_qtable(ev: Evaluator, tune: Evaluator, table: CalibrationTable,
     best = ({}, int8_cos)
     if int8_cos < expected_cos:
         order = [r.name for r in losses]
-        for mode in mix_modes:
+        for i, mode in enumerate(mix_modes):
+            ceiling = ev.score(table, {n: mode for n in order})
+            say(f"all {len(order)} quantized layers in {mode}: output similarity "
+                f"{ceiling:.6f} (the most a qtable of {mode} layers can give)")
+            if ceiling < expected_cos and i + 1 < len(mix_modes):
+                say(f"  {mode} cannot reach {expected_cos} even everywhere: trying "
+                    f"{mix_modes[i + 1]}")
+                continue
             got = _smallest_k(ev, table, order, mode, expected_cos, max_float_layers, say)
             if got[1] > best[1] or not best[0]:
                 best = got
