@@ -4,16 +4,16 @@ Each tensor named in the calibration table gets the element type
 `!quant.calibrated<f32<lo:hi>>`: [-threshold, threshold] for symmetric targets (the default;
 [0, threshold] for a tensor never observed negative); with `asymmetric=true` (affine
 targets, model_deploy --asymmetric) the observed [min, max] clipped to [-threshold,
-threshold]: a SiLU output keeps its small negative lobe exactly and its codes for the
-bulk (a max-method table gives the plain [min, max]). A layer that apply-qtable (run first) gave more than 8 bits gets its
-observed [-max|x|, max|x|]: the table's threshold is an 8-bit clipping choice, and 16 bits
-resolve the whole range. With `wide_tables=true` (the target has 16-bit activations) so does
-a value only table lookups or float layers read: lower-to-npu writes it at 16 bits. The
-function's arguments are
-annotated too. Ops that only move or select values (reshape, transpose, slice, concat of
-tensors with one range, max pooling, identity-like casts) pass their input's range on to a
-result the table does not name, so no requantization is needed across them. Tensors the
-table does not name (exact shape/mask computations, constants) keep their float type.
+threshold]: a SiLU output keeps its small negative lobe exactly and its codes for the bulk
+(a max-method table gives the plain [min, max]). A layer that apply-qtable (run first) gave
+more than 8 bits gets its observed [-max|x|, max|x|]: the table's threshold is an 8-bit
+clipping choice, and 16 bits resolve the whole range. With `wide_tables=true` (the target
+has 16-bit activations) so does a value only table lookups or float layers read: lower-to-npu
+npu writes it at 16 bits. The function's arguments are annotated too. Ops that only move or
+select values (reshape, transpose, slice, concat of tensors with one range, max pooling,
+identity-like casts) pass their input's range on to a result the table does not name, so no
+requantization is needed across them. Tensors the table does not name (exact shape/mask
+computations, constants) keep their float type.
 
 A table written for another model is an error naming its first unknown layer; a relative
 table path is relative to the working directory.

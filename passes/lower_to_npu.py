@@ -388,6 +388,20 @@ def weight_type(shape, axis: int, scales: np.ndarray, bits: int = 8) -> TensorTy
                                                 tuple(float(s) for s in scales)))
 
 
+# the bias may use half of its integer type: the products' sum needs the other half
+BIAS_HEADROOM = {False: float(1 << 30), True: float(1 << 46)}
+
+
+def bias_weight_scale_floor(b: np.ndarray, in_scale: float, wide: bool = False) -> np.ndarray:
+    """The smallest weight scale per output channel at which its bias, quantized at
+    in_scale * w_scale, fits in half its i32 (i64 on wide paths) range. A channel whose
+    weights are tiny next to its bias (a dead channel: the bias is its output) would
+    otherwise have its bias clamped, and its output wrong; a coarser weight step costs it
+    nothing its bias does not dominate anyway."""
+    return np.abs(b.astype(np.float64).reshape(-1)) / (np.float64(in_scale) *
+                                                        BIAS_HEADROOM[wide])
+
+
 def quantize_bias(b: np.ndarray, scales: np.ndarray, wide: bool = False) -> np.ndarray:
     """Bias at scale in_scale * w_scale: i32, or i64 on paths wider than 8 bits."""
     lim = (1 << 47) - 1 if wide else (1 << 31) - 1

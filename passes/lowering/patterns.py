@@ -27,12 +27,13 @@ def _weighted(L, op: Operation, x: Value, w: np.ndarray, axis: int, b: np.ndarra
     qx = L.quantized(x, op)
     out = L.out_type(op, L.wide_output(op))
     wbits = L.scheme.weight_bits_for(bits)
-    wq, ws = L.scheme.weights(w, axis, wbits)
     sx = _el(qx).scale
+    wide = max(bits, qx.type.scalar.bits) > 8
+    floor = None if b is None else lw.bias_weight_scale_floor(b, sx, wide)
+    wq, ws = L.scheme.weights(w, axis, wbits, min_scales=floor)
     m, s = lw.channel_params(sx, ws, out.element.scale)
     operands = [qx, L.weight(op, wq, lw.weight_type(wq.shape, axis, ws, wbits), weight_loc)]
     if b is not None:
-        wide = max(bits, qx.type.scalar.bits) > 8
         name = f"{op.loc}_bias_i{64 if wide else 32}"
         operands.append(L.weight(op, lw.quantize_bias(b, sx * ws, wide),
                                  lw.bias_type(len(ws), wide), name))

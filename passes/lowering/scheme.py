@@ -97,12 +97,16 @@ class QScheme:
         fitting = [b for b in self.weight_bits if b <= act_bits and b in (8, 16)]
         return max(fitting) if fitting else 8
 
-    def weights(self, w: np.ndarray, axis: int, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    def weights(self, w: np.ndarray, axis: int, bits: int,
+                min_scales: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Symmetric integer weights (per slice along `axis`, or one scale when the target is
-        per tensor) and their scales, one per slice along `axis` either way."""
+        per tensor) and their scales, one per slice along `axis` either way; `min_scales`
+        (one per slice) raises a scale that would be smaller (see bias_weight_scale_floor)."""
         qmax = (1 << (bits - 1)) - 1
         moved = np.moveaxis(w.astype(np.float64), axis, 0)
         absmax = np.abs(moved.reshape(moved.shape[0], -1)).max(axis=1)
+        if min_scales is not None:
+            absmax = np.maximum(absmax, np.asarray(min_scales, np.float64) * qmax)
         if not self.per_channel:
             absmax = np.full_like(absmax, absmax.max() if absmax.size else 0.0)
         scales = np.where(absmax > 0, absmax, 1.0) / qmax

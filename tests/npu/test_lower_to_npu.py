@@ -134,6 +134,45 @@ def test_unsupported_and_f32_layers_stay_float_between_casts():
     assert out.dtype == np.float32 and np.abs(out - want).max() < 0.02
 
 
+def _dead_channel_case(mode: str) -> str:
+    """A 1x1 conv whose second output channel has weights 1e-7 and bias 5.0 (a channel
+    batch-norm folding left dead: its output is its bias), at `mode`."""
+    t_in, t_out = _t4(-1.0, 1.0), _t4(-6.0, 6.0, c=2)
+    w = "dense<[[[[0.5]], [[-0.25]]], [[[1.0e-7]], [[1.0e-7]]]]> : tensor<2x2x1x1xf32>"
+    geometry = "strides = [1, 1], pads = [0, 0, 0, 0], dilations = [1, 1], group = 1"
+    types = f"({t_in}, tensor<2x2x1x1xf32>, tensor<2xf32>) -> {t_out}"
+    return f"""
+func.func @main(%x: {t_in}) -> {t_out} {{
+  %w = top.constant {{value = {w}}} : tensor<2x2x1x1xf32> loc("w")
+  %b = top.constant {{value = dense<[0.125, 5.0]> : tensor<2xf32>}} : tensor<2xf32> loc("b")
+  %y = top.conv %x, %w, %b {{{geometry}, kiln.mode = "{mode}"}} : {types} loc("conv")
+  return %y : {t_out}
+}}
+"""
+
+
+def _t4(lo: float, hi: float, c: int = 2) -> str:
+    return f"tensor<1x{c}x2x2x!quant.calibrated<f32<{lo}:{hi}>>>"
+
+
+@pytest.mark.parametrize("mode", ["INT8", "INT16"])
+def test_dead_channel_keeps_its_bias(mode):
+    """A tiny per-channel weight scale put the bias beyond i32 (i64 at 16 bits) and it was
+    clamped: the channel's output was wrong (and at 16 bits the accumulator overflowed
+    requantize's 2^47 limit, which stopped a search on PP-OCRv4 det). The weight scale is
+    raised so the bias fits."""
+    module = parse_module(_dead_channel_case(mode))
+    build_pass_manager("lower-to-npu").run(module)
+    verify_module(module)
+    x = np.linspace(-1, 1, 8, dtype=np.float32).reshape(1, 2, 2, 2)
+    got = next(iter(run_module(module, {"x": x}).values()))
+    w = np.array([[0.5, -0.25], [1e-7, 1e-7]])
+    want = np.einsum("oc,nchw->nohw", w, x) + np.array([0.125, 5.0]).reshape(1, 2, 1, 1)
+    step = 12.0 / (255 if mode == "INT8" else 65535)
+    assert np.abs(got - want)[:, 1].max() <= 2 * step  # the dead channel: its bias
+    assert np.abs(got - want)[:, 0].max() <= 0.01  # int8 weights' rounding
+
+
 @pytest.mark.realmodel
 def test_yolov8n_cosine(tmp_path):
     sys.path.insert(0, str(REPO / "bench"))
