@@ -3,7 +3,7 @@ search_qtable wall time, the layers it raises above INT8, and the task figure be
 after (detections agreeing with float; text-mask IoU with float).
 
     python bench/mixed_precision.py [--model yolov8n|ppocr_det] [--calib 100]
-        [--inference 30] [--eval 50] [--expected_cos 0.99]
+        [--inference 30] [--eval 150] [--expected_cos 0.99]
         [--compare /model.22/Sigmoid_output_0] [--work DIR]
 
 The search compares the class scores that can become detections (`--post_process`
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=448, help="PP-OCRv4 det input size")
     ap.add_argument("--calib", type=int, default=100)
     ap.add_argument("--inference", type=int, default=30)
-    ap.add_argument("--eval", type=int, default=50)
+    ap.add_argument("--eval", type=int, default=150)
     ap.add_argument("--expected_cos", type=float, default=0.99)
     ap.add_argument("--compare", default="/model.22/Sigmoid_output_0")
     ap.add_argument("--post_process", default=str(HERE / "yolo_scores.py"),
