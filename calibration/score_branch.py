@@ -32,9 +32,10 @@ import numpy as np
 from ..compiler.interpreter import EvalContext
 from ..compiler.ir import Function, Operation, Value
 from ..compiler.types import TensorType
+from .exclusion import CONSTANT_OPS
 
-CONSTANT_OPS = frozenset({"top.constant", "top.weight", "top.none"})
-# ops that only move or select values: followed element by element
+# ops that only move or select values, each output element one input element: followed
+# element by element (pad adds values of its own; gather picks by data, left out too)
 MOVEMENT_OPS = frozenset({"top.reshape", "top.transpose", "top.slice", "top.concat",
                           "top.tile", "top.expand", "top.depth_to_space",
                           "top.space_to_depth"})

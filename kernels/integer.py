@@ -255,13 +255,6 @@ def max_pool(x: np.ndarray, *, kernel_shape: Sequence[int], strides: Sequence[in
                                  pads=pads)
 
 
-def pool_counts(spatial: Sequence[int], *, kernel_shape: Sequence[int], strides: Sequence[int],
-                pads: Sequence[int], count_include_pad: bool) -> np.ndarray:
-    """The divisor of each output position of an average pool (int64, spatial shape)."""
-    return pool_kernels.window_counts(spatial, kernel_shape=kernel_shape, strides=strides,
-                                      pads=pads, count_include_pad=count_include_pad)
-
-
 def avg_pool(x: np.ndarray, *, kernel_shape: Sequence[int], strides: Sequence[int],
              pads: Sequence[int], count_include_pad: bool, input_zp: int,
              multiplier: Sequence[int], shift: Sequence[int], output_zp: int,
@@ -280,8 +273,8 @@ def avg_pool(x: np.ndarray, *, kernel_shape: Sequence[int], strides: Sequence[in
         sums = d.sum(axis=tuple(range(2, d.ndim)), keepdims=True, dtype=d.dtype)
     else:
         sums = pool_kernels.sum_pool(d, kernel_shape=kernel_shape, strides=strides, pads=pads)
-    counts = pool_counts(spatial, kernel_shape=kernel_shape, strides=strides, pads=pads,
-                         count_include_pad=count_include_pad)
+    counts = pool_kernels.window_counts(spatial, kernel_shape=kernel_shape, strides=strides,
+                                        pads=pads, count_include_pad=count_include_pad)
     m = np.asarray(multiplier, dtype=np.int64)[counts - 1]
     s = np.asarray(shift, dtype=np.int64)[counts - 1]
     lo, hi = _range(dtype)

@@ -121,6 +121,14 @@ def _separable(x: np.ndarray, ufunc: np.ufunc, out: list[int], kernel_shape: Seq
     return np.ascontiguousarray(cur) if fresh else cur.copy()
 
 
+def _window_reduce(x: np.ndarray, ufunc, fill, kernel_shape, strides, pads, dilations,
+                   ceil_mode) -> np.ndarray:
+    """`ufunc` over every pooling window of `x`, the padding filled with `fill`."""
+    out, dil = _geometry(x, kernel_shape, strides, pads, dilations, ceil_mode)
+    xp = _padded(x, out, kernel_shape, strides, pads, dil, fill)
+    return _separable(xp, ufunc, out, kernel_shape, strides, dil)
+
+
 def max_pool(
     x: np.ndarray,
     *,
@@ -142,9 +150,7 @@ def max_pool(
         fill = int(np.iinfo(x.dtype).min)
     else:
         raise TypeError(f"max_pool takes float or integer arrays, got {x.dtype}")
-    out, dil = _geometry(x, kernel_shape, strides, pads, dilations, ceil_mode)
-    xp = _padded(x, out, kernel_shape, strides, pads, dil, fill)
-    return _separable(xp, np.maximum, out, kernel_shape, strides, dil)
+    return _window_reduce(x, np.maximum, fill, kernel_shape, strides, pads, dilations, ceil_mode)
 
 
 def _axis_counts(
@@ -167,10 +173,8 @@ def sum_pool(
 ) -> np.ndarray:
     """Window sums of ``x`` ``(N, C, *S)`` -> ``(N, C, *O)``, padding adding 0, in ``x``'s dtype
     (an integer dtype must be wide enough for every sum: the integer kernels pick it)."""
-    x = np.asarray(x)
-    out, dil = _geometry(x, kernel_shape, strides, pads, dilations, ceil_mode)
-    xp = _padded(x, out, kernel_shape, strides, pads, dil, 0)
-    return _separable(xp, np.add, out, kernel_shape, strides, dil)
+    return _window_reduce(np.asarray(x), np.add, 0, kernel_shape, strides, pads, dilations,
+                          ceil_mode)
 
 
 def window_counts(
