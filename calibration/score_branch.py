@@ -40,6 +40,7 @@ MOVEMENT_OPS = frozenset({"top.reshape", "top.transpose", "top.slice", "top.conc
                           "top.tile", "top.expand", "top.depth_to_space",
                           "top.space_to_depth"})
 RETURN = "func.return"
+SCORE_OPS = frozenset({"top.sigmoid", "top.softmax"})
 
 
 def _is_activation(value: Value) -> bool:
@@ -91,7 +92,7 @@ def score_branch_layers(func: Function) -> list[str]:
     by_id = {id(op): op for op in ops}
     readers = _readers(func)
     returns = {id(op) for op in ops if op.name == RETURN}
-    scores = {id(op) for op in ops if op.name == "top.sigmoid" and readers[id(op)]
+    scores = {id(op) for op in ops if op.name in SCORE_OPS and readers[id(op)]
               and readers[id(op)] <= returns}
     if not scores:
         return []

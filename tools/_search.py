@@ -123,3 +123,42 @@ def run_search_qtable(args, mlir: Path, table: CalibrationTable, collector, data
     log(f"search_qtable: int8 outputs_cos {outcome.int8_cos:.6f}, mix model outputs_cos "
         f"{outcome.mixed_cos:.6f}, {len(outcome.modes)} layer(s) above INT8; wrote {qtable} "
         f"and {path} in {outcome.seconds:.1f} s")
+
+
+def run_search_threshold(args, module, collector, n_calibration: int, samples: list,
+                         shape_layers, bits: int, log) -> tuple[str, dict[str, float]]:
+    """search_threshold: each method's table, with the score branches as the written table
+    will have them, lowered for the target as model_deploy lowers it and run by the integer
+    interpreter on `samples`; the method of the best output similarity (post-processed and
+    compare layers as for search_qtable) is kept. Judged on the device model, not on a
+    float simulation: on PP-OCR's direction classifier (30 samples) the symmetric float
+    simulation, without the score-branch maxima, scored kl 0.659 where its device model
+    gives 0.9967."""
+    import tempfile
+
+    from ..compiler.module_io import write_module
+    from .run_calibration import SEARCH_METHODS, build_table, keep_score_peaks, thresholds_for
+
+    target = load_target(args.processor)
+    try:
+        compare = parse_compare_layers(args.global_compare_layers)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    post = load_post_process(args.post_process)
+    scores: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="kiln-search-") as tmp:
+        mlir = Path(tmp) / "model.mlir"   # the module as it is now (--we may have changed it)
+        write_module(module, mlir)
+        ev = Evaluator(mlir, target, samples, post_process=post, compare_layers=compare,
+                       shape_layers=shape_layers)
+        for method in SEARCH_METHODS:
+            thresholds = thresholds_for(collector, method, bits)
+            if args.score_branch == "max":
+                keep_score_peaks(module.main, collector, thresholds)
+            table = build_table(collector, thresholds, method, args.histogram_bin_num,
+                                n_calibration)
+            scores[method] = ev.score(table, {})
+            log(f"search_threshold: {method:15s} output cosine {scores[method]:.6f} "
+                f"({target.name}, {len(samples)} sample(s))")
+    best = max(SEARCH_METHODS, key=lambda m: (scores[m], -SEARCH_METHODS.index(m)))
+    return best, scores

@@ -134,33 +134,30 @@ def thresholds_for(collector, method: str, bits: int = 8) -> dict[str, float]:
     return {name: float(fn(collector[name], bits=bits)) for name in collector.names()}
 
 
-def keep_score_peaks(func, collector, thresholds: dict[str, float]) -> None:
+def keep_score_peaks(func, collector, thresholds: dict[str, float], log=None) -> None:
     """Score-branch tensors keep their max |x| (calibration/score_branch.py says why)."""
     from ..calibration.score_branch import score_branch_layers
 
     kept = [n for n in score_branch_layers(func) if n in thresholds and collector[n].has_range]
     for name in kept:
         thresholds[name] = float(collector[name].absmax)
-    if kept:
-        _log(f"score branches: {len(kept)} tensor(s) keep their max |x| (from "
-             f"{kept[0]} to {kept[-1]}; --score_branch method to give them the method's "
-             "threshold)")
+    if kept and log is not None:
+        log(f"score branches: {len(kept)} tensor(s) keep their max |x| (from "
+            f"{kept[0]} to {kept[-1]}; --score_branch method to give them the method's "
+            "threshold)")
 
 
-def search_threshold(module, collector, samples: list, methods=SEARCH_METHODS, bits: int = 8):
-    """Each method's table judged by the simulated network's output cosine to float."""
-    from ..calibration.simulate import QuantSimulator, output_cosine
-    from ..compiler.interpreter import run_function
+def build_table(collector, thresholds: dict[str, float], method: str, bins: int,
+                samples: int):
+    """The calibration table of these thresholds: one row per tensor that has a range."""
+    from ..calibration.table import CalibrationTable
 
-    float_outputs = [run_function(module.main, s, weights=module.weights)[0] for s in samples]
-    scores = {}
-    for method in methods:
-        th = thresholds_for(collector, method, bits)
-        sim = QuantSimulator(module, th, bits=bits)
-        scores[method] = output_cosine(float_outputs, [sim.run(s) for s in samples])
-        _log(f"search_threshold: {method:15s} output cosine {scores[method]:.6f}")
-    best = max(methods, key=lambda m: (scores[m], -methods.index(m)))
-    return best, scores
+    table = CalibrationTable(method=method, histogram_bins=bins, samples=samples)
+    for name in collector.names():
+        stats = collector[name]
+        if stats.has_range:
+            table.add(name, thresholds[name], stats.min, stats.max)
+    return table
 
 
 def fake_quant_cosines(module, collector, thresholds: dict[str, float], resolved,
@@ -226,7 +223,7 @@ def main(argv: list[str]) -> int:
     from .. import dialects  # noqa: F401
     from ..calibration.exclusion import analyze_exact
     from ..calibration.qtable import write_qtable
-    from ..calibration.table import CalibrationTable, write_table
+    from ..calibration.table import write_table
     from ..compiler.target import load_target
     from ..data.dataset import load_dataset
 
@@ -270,15 +267,19 @@ def main(argv: list[str]) -> int:
     _log(f"statistics of {len(collector)} tensor(s) from {len(dataset)} sample(s) in "
          f"{time.perf_counter() - start:.1f} s")
 
+    shape_layers = [loc for loc in analysis.shape_layers() if not any(c.isspace() for c in loc)]
     method = args.cali_method
     if args.search == "search_threshold":
         n = args.tune_num or args.inference_num
         samples = list(dataset.take(n))
-        method, _ = search_threshold(module, collector, samples, bits=bits)
+        from ._search import run_search_threshold
+
+        method, _ = run_search_threshold(args, module, collector, len(dataset), samples,
+                                         shape_layers, bits, _log)
         _log(f"search_threshold: keeping {method}")
     thresholds = thresholds_for(collector, method, bits)
     if args.score_branch == "max":
-        keep_score_peaks(func, collector, thresholds)
+        keep_score_peaks(func, collector, thresholds, _log)
 
     if args.bc:
         from ..calibration.bias_correction import correct_biases
@@ -287,8 +288,7 @@ def main(argv: list[str]) -> int:
         _log(f"bias correction: {len(fixed)} conv(s) corrected")
         replacement = replacement or bool(fixed)
 
-    table = CalibrationTable(method=method, histogram_bins=args.histogram_bin_num,
-                             samples=len(dataset))
+    table = build_table(collector, thresholds, method, args.histogram_bin_num, len(dataset))
     if replacement:
         from ..passes.dce import eliminate_dead_code
         eliminate_dead_code(func)
@@ -297,12 +297,6 @@ def main(argv: list[str]) -> int:
         table.mlir = new_mlir.name
         table.weights = new_mlir.with_name(new_mlir.stem + "_weights.npz").name
         _log(f"changed weights: wrote {new_mlir} (the table names it)")
-    for name in collector.names():
-        stats = collector[name]
-        if not stats.has_range:
-            continue
-        table.add(name, thresholds[name], stats.min, stats.max)
-    shape_layers = [loc for loc in analysis.shape_layers() if not any(c.isspace() for c in loc)]
     if args.search == "search_qtable":
         from ._search import run_search_qtable
 

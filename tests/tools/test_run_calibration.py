@@ -3,6 +3,7 @@ attention mask on a two-level folder, every method, --search, --we, --bc, bad in
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -88,7 +89,14 @@ def test_same_inputs_same_bytes(tiny, tmp_path, capsys):
     assert files_bytes(tmp_path / "a") == files_bytes(tmp_path / "b")
 
 
-def test_search_threshold_logs_each_method_and_keeps_the_best(tiny, tmp_path, capsys):
+def test_search_threshold_judges_each_method_on_the_lowered_model(tiny, tmp_path, capsys):
+    """Each method's logged cosine is the one of its table lowered for the target and run by
+    the integer interpreter (as model_deploy would), on the first --inference_num samples;
+    the best is kept. (It was a float simulation, which could rank methods wrongly.)"""
+    from kiln.calibration.mixed import Evaluator
+    from kiln.compiler.target import load_target
+    from kiln.data.dataset import load_dataset
+
     out = tmp_path / "s_cali_table"
     code, _, err = calibrate(capsys, tiny / "tiny.mlir", "--dataset", tiny / "imgs",
                              "--input_num", "8", "--search", "search_threshold",
@@ -96,12 +104,18 @@ def test_search_threshold_logs_each_method_and_keeps_the_best(tiny, tmp_path, ca
     assert code == 0, err
     scores = {}
     for line in err.splitlines():
-        if "output cosine" in line:
-            parts = line.split()
-            scores[parts[2]] = float(parts[-1])
+        found = re.search(r"search_threshold: (\S+) +output cosine ([0-9.]+) \(int8-sym, "
+                          r"4 sample", line)
+        if found:
+            scores[found[1]] = float(found[2])
     assert set(scores) == set(run_calibration.SEARCH_METHODS)
-    kept = read_table(out).method
-    assert scores[kept] == max(scores.values())
+    kept = read_table(out)
+    assert scores[kept.method] == max(scores.values())
+    module = read_module(tiny / "tiny.mlir")
+    samples = list(load_dataset(module.main, dataset=str(tiny / "imgs"), input_num=8,
+                                seed=0).take(4))
+    ev = Evaluator(tiny / "tiny.mlir", load_target("int8-sym"), samples)
+    assert ev.score(kept, {}) == pytest.approx(scores[kept.method], abs=1e-6)
 
 
 def test_we_and_bc_write_new_weights_beside_the_table(tiny, tmp_path, capsys):
