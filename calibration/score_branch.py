@@ -10,8 +10,9 @@ float 0.72 at confidence 0.25 on 150 photo crops), and keeping the branch's maxi
 gave -0.25 and 0.82 (the rest of the network unchanged).
 
 `score_branch_layers(func, weights)` finds them from the graph alone:
-1. a *score* is a `top.sigmoid` whose result reaches only the function's outputs, through
-   data movement at most (reshape, transpose, slice, concat...);
+1. a *score* is a `top.sigmoid` (a detector's class scores) or `top.softmax` (a classifier's
+   probabilities, whose logits kl would clip the same way) whose result reaches only the
+   function's outputs, through data movement at most (reshape, transpose, slice, concat...);
 2. the ops that feed only scores: each op's result is followed forward through data
    movement, element by element where it matters (YOLO concatenates box and class logits,
    then slices the class rows back out), by running the movement ops' own kernels on

@@ -15,8 +15,8 @@ so memory does not grow with --input_num, and every method's threshold comes fro
 pass. The table rows are `name threshold min max`, keyed by the ONNX tensor names (locs).
 Layers that compute shapes, indices or masks are found from the graph, never get a range,
 and are listed in the qtable's shape-layers section. The layers that only compute a
-detector's sigmoid class scores (score branches, found from the graph) keep their max |x|
-unless `--score_branch method`: their rare peaks are the detections.
+detector's sigmoid class scores or a classifier's softmax logits (score branches, found from
+the graph) keep their max |x| unless `--score_branch method`: their rare peaks are the answer.
 
 `--quant_config` (docs/quant-config.md) is checked against the model and the target; when its
 `fake_quant` is "weights" or "activations", the int8 simulation with only that side

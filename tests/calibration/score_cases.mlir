@@ -42,4 +42,16 @@ func.func @text_map_head(%x: tensor<1x2x4x4xf32>, %y: tensor<1x2x4x4xf32>) -> te
   %p = top.sigmoid %l : (tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> loc("prob")
   return %p : tensor<1x1x4x4xf32>
 }
+
+// classifier_head: pooled features -> matmul -> bias add -> softmax probabilities
+func.func @classifier_head(%x: tensor<1x4x2x2xf32>) -> tensor<1x2xf32> {
+  %p = top.global_average_pool %x : (tensor<1x4x2x2xf32>) -> tensor<1x4x1x1xf32> loc("pool")
+  %f = top.reshape %p {shape = [1, 4]} : (tensor<1x4x1x1xf32>) -> tensor<1x4xf32> loc("flat")
+  %w = top.constant {value = dense<0.5> : tensor<4x2xf32>} : tensor<4x2xf32> loc("fc_w")
+  %m = top.matmul %f, %w : (tensor<1x4xf32>, tensor<4x2xf32>) -> tensor<1x2xf32> loc("fc")
+  %b = top.constant {value = dense<0.1> : tensor<2xf32>} : tensor<2xf32> loc("fc_b")
+  %l = top.add %m, %b : (tensor<1x2xf32>, tensor<2xf32>) -> tensor<1x2xf32> loc("logits")
+  %s = top.softmax %l {axis = 1} : (tensor<1x2xf32>) -> tensor<1x2xf32> loc("probs")
+  return %s : tensor<1x2xf32>
+}
 }

@@ -40,3 +40,9 @@ def test_box_branch_reaching_the_sigmoid_through_a_shared_slice_is_excluded():
 def test_no_score_sigmoid_no_branch():
     text = CASES.read_text().replace("top.sigmoid %s", "top.tanh %s")
     assert _layers("yolo_head", text) == []
+
+
+def test_classifier_logits_before_an_output_softmax():
+    # a softmax output is a score like a sigmoid: its logits keep their peaks; the walk
+    # stops at the reshape (the pooled feature map is not part of the branch)
+    assert _layers("classifier_head") == ["fc", "logits"]
