@@ -283,8 +283,7 @@ def main(argv: list[str]) -> int:
 
     if args.bc:
         from ..calibration.bias_correction import correct_biases
-        fixed = correct_biases(module, thresholds, dataset.take(args.bc_inference_num),
-                               bits=bits)
+        fixed = correct_biases(module, dataset.take(args.bc_inference_num))
         _log(f"bias correction: {len(fixed)} conv(s) corrected")
         replacement = replacement or bool(fixed)
 
