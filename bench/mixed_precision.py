@@ -3,12 +3,13 @@ search_qtable wall time, the layers it raises above INT8, and the task figure be
 after (detections agreeing with float; text-mask IoU with float).
 
     python bench/mixed_precision.py [--model yolov8n|ppocr_det] [--calib 100]
-        [--inference 30] [--eval 150] [--expected_cos 0.99]
+        [--inference 30] [--eval 150] [--expected_cos 0.99] [--processor int8-sym]
         [--compare /model.22/Sigmoid_output_0] [--work DIR]
 
 The search compares the class scores that can become detections (`--post_process`
-bench/yolo_scores.py; the output's cosine is dominated by box pixels and hardly moves when
-the scores are ruined, and the whole sigmoid map by the thousands of near-zero scores); at
+bench/yolo_scores.py: their logit margins above a score of 0.01; the output's cosine is
+dominated by box pixels and hardly moves when the scores are ruined, and the whole sigmoid
+map by the thousands of near-zero scores); at
 most 10% of the layers may go above 8 bits. Calibration, inference and evaluation pictures
 are photo crops (bench/photos.py), the evaluation ones from another seed. Figures print to
 stdout, progress to stderr.
@@ -77,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--inference", type=int, default=30)
     ap.add_argument("--eval", type=int, default=150)
     ap.add_argument("--expected_cos", type=float, default=0.99)
+    ap.add_argument("--processor", default="int8-sym",
+                    help="target of the calibration, the search and the deploys")
     ap.add_argument("--compare", default="/model.22/Sigmoid_output_0")
     ap.add_argument("--post_process", default=str(HERE / "yolo_scores.py"),
                     help="compare what this PostProcess returns (default: class scores above "
@@ -102,12 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     layers = sum(1 for op in read_module(mlir).walk()
                  if op.name not in ("top.weight", "top.constant", "top.none", "func.return"))
     limit = max(1, layers // 10)
-    plain = _run(run_calibration, [mlir, "--dataset", work / "calib", "-o", work / "int8_table"],
-                 "run_calibration")
+    target = ["--processor", args.processor]
+    plain = _run(run_calibration, [mlir, "--dataset", work / "calib", "-o", work / "int8_table",
+                                   *target], "run_calibration")
     searched = _run(run_calibration, [
         mlir, "--dataset", work / "calib", "-o", work / "mix_table", "--search",
         "search_qtable", "--inference_num", args.inference, "--expected_cos", args.expected_cos,
-        "--max_float_layers", limit, "--quantize_table", work / "mix_qtable",
+        "--max_float_layers", limit, "--quantize_table", work / "mix_qtable", *target,
         *(["--post_process", args.post_process] if args.post_process else
           ["--global_compare_layers", args.compare] if name == "yolov8n" else [])],
         "search_qtable")
@@ -115,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                                ("mix", "mix_table", ["--quantize_table", work / "mix_qtable"])):
         _run(model_deploy, ["--mlir", mlir, "--quantize", "INT8", "--calibration_table",
                             work / table, "--model", work / f"{kind}.kmodel", "--quiet",
-                            *extra], "model_deploy")
+                            *target, *extra], "model_deploy")
     from kiln.calibration.qtable import read_qtable
 
     raised = read_qtable(work / "mix_qtable").modes
@@ -124,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     refs = [run_module(float_module, {x_name: x})[out_name] for x in inputs]
     rows = {kind: evaluate(name, read_module(work / f"{kind}_npu.mlir"), refs, inputs)
             for kind in ("int8", "mix")}
-    print(f"{name} ({spec.height}x{spec.width}): {layers} layers, search limit {limit} (10%); "
+    print(f"{name} ({spec.height}x{spec.width}) on {args.processor}: {layers} layers, search "
+          f"limit {limit} (10%); "
           f"calibration {args.calib}, inference {args.inference}, evaluation {args.eval}")
     print(f"search_qtable wall time {searched:.1f} s (plain calibration {plain:.1f} s; the "
           f"search itself {searched - plain:.1f} s)")
