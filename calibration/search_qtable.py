@@ -3,7 +3,9 @@
 
 1. Rank. The INT8 model and the float model run on the tune samples; each layer's loss is
    how much similarity it loses itself: the smallest cosine of the layers it reads minus its
-   own (noise a layer adds shows as that drop; noise it only passes on does not).
+   own (noise a layer adds shows as that drop; noise it only passes on does not). Ops that
+   only move values (reshape, slice...) are no candidates: lowered, they keep their
+   input's type whatever the qtable says.
 2. Tune thresholds (only with several `methods`): for the worst layers, each method's
    threshold is tried for that layer alone and the one with the best output similarity kept.
 3. Choose. First every ranked layer goes to the mixed mode at once: the most any qtable of
@@ -38,6 +40,12 @@ from .table import CalibrationTable
 METHOD_NAMES = {"KL": "kl", "MSE": "mse", "MAX": "max", "PERCENTILE9999": "percentile9999",
                 "ACIQ_GAUSS": "aciq_gauss", "ACIQ_LAPLACE": "aciq_laplace"}
 _SKIP = ("top.weight", "top.constant", "top.none", "func.return")
+# ops that only move values: lowered, they keep their input's type whatever their own mode
+# (the slices of an F16 tensor stay float, those of an INT16 one 16-bit), so a qtable row
+# for one changes nothing and would spend the layer budget (YOLOv8n's stem has two Splits)
+FOLLOW_INPUT = frozenset({"top.reshape", "top.transpose", "top.slice", "top.squeeze",
+                          "top.unsqueeze", "top.flatten", "top.tile", "top.expand",
+                          "top.depth_to_space", "top.space_to_depth"})
 
 
 def parse_methods(text: str) -> list[str]:
@@ -93,7 +101,8 @@ def layer_losses(float_module: Module, cosines: dict[str, float],
     """Each eligible layer's own similarity loss (see the module docstring), worst first."""
     out = []
     for op in float_module.walk():
-        if op.name in _SKIP or op.loc not in eligible or op.loc not in cosines:
+        if op.name in _SKIP or op.name in FOLLOW_INPUT or op.loc not in eligible or \
+                op.loc not in cosines:
             continue
         inputs = [cosines[v.owner.loc] for v in op.operands
                   if v.owner is not None and v.owner.loc in cosines]

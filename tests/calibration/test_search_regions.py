@@ -75,3 +75,21 @@ def test_own_loss_order_kept_when_it_reaches_the_goal(standin):
 def test_unreachable_goal_keeps_the_more_similar_order(standin):
     got = _search(standin, 0.999, 1)
     assert len(got.modes) == 1 and got.mixed_cos == pytest.approx(0.94)
+
+
+def test_movement_ops_are_not_candidates():
+    # a reshape keeps its input's type whatever its qtable mode: a row for it would only
+    # spend the layer budget
+    from kiln import dialects  # noqa: F401
+
+    module = parse_module("""
+module @m {
+  func.func @main(%x: tensor<4xf32>) -> tensor<2x2xf32> {
+    %1 = top.tanh %x : (tensor<4xf32>) -> tensor<4xf32> loc("a")
+    %2 = top.reshape %1 {shape = [2, 2]} : (tensor<4xf32>) -> tensor<2x2xf32> loc("r")
+    %3 = top.tanh %2 : (tensor<2x2xf32>) -> tensor<2x2xf32> loc("b")
+    return %3 : tensor<2x2xf32>
+  }
+}""")
+    got = sq.layer_losses(module, {"a": 0.99, "r": 0.98, "b": 0.97}, {"a", "r", "b"})
+    assert [r.name for r in got] == ["a", "b"]
