@@ -139,6 +139,17 @@ def add(g: Graph, op: Operation) -> None:
     _quantize_result(g, op, y, po, op.do_relu)
 
 
+def mul(g: Graph, op: Operation) -> None:
+    """The types carry both inputs' scales (the multiplier only holds their product)."""
+    real = float(real_multiplier(op.multiplier, op.shift)[0])
+    pa = params(op.lhs) or QParams.make(1.0, op.lhs_zp)
+    pb = params(op.rhs) or QParams.make(1.0, op.rhs_zp)
+    po = params(op.output) or QParams.make(
+        _scalar_scale(op, pa, "lhs") * _scalar_scale(op, pb, "rhs") / real, op.output_zp)
+    y = g.node("Mul", [g.dq(g.name(op.lhs), pa), g.dq(g.name(op.rhs), pb)])
+    _quantize_result(g, op, y, po)
+
+
 def concat(g: Graph, op: Operation) -> None:
     ratios = [float(r) for r in real_multiplier(op.multipliers, op.shifts)]
     ins, po = _inputs_and_output(op, list(op.inputs), ratios, list(op.input_zps), op.output_zp)
@@ -231,7 +242,8 @@ def lut(g: Graph, op: Operation) -> None:
 
 
 EMITTERS: dict[str, Callable[[Graph, Operation], None]] = {
-    "npu.conv2d": conv2d, "npu.matmul": matmul, "npu.add": add, "npu.concat": concat,
+    "npu.conv2d": conv2d, "npu.matmul": matmul, "npu.add": add, "npu.mul": mul,
+    "npu.concat": concat,
     "npu.max_pool": max_pool, "npu.avg_pool": avg_pool, "npu.requant": requant,
     "npu.cast": cast, "npu.lut": lut,
 }

@@ -80,12 +80,28 @@ def only_tables_read(v: Value, default_mode: str = "INT8") -> list[Operation]:
     return users if ok else []
 
 
+def _takes_wide(u: Operation, v: Value) -> bool:
+    """`u` reads `v` at 16 bits for almost nothing: `v` is the broadcast side of a product
+    (an SE gate, one value per channel times a feature map), or `u` is a product or sum of
+    `v` with a constant (PP-LCNet's learnable affine after each hard-swish: at 8 bits each
+    of the two ops added a rounding and a clipping the float chain did not have)."""
+    if u.name not in ("top.mul", "top.add") or not u.results:
+        return False
+    if any(w is not v and w.owner is not None and w.owner.name in ("top.weight", "top.constant")
+           for w in u.operands):
+        return True
+    t, r = v.type, u.results[0].type
+    return u.name == "top.mul" and isinstance(t, TensorType) and isinstance(r, TensorType) \
+        and t.is_static and r.is_static and t.num_elements < r.num_elements
+
+
 def reads_wide(v: Value, default_mode: str = "INT8") -> bool:
-    """True when every reader of `v` takes any integer code (tables) or the value in float:
-    writing it at 16 bits then costs nothing downstream and keeps 8 more bits."""
+    """True when every reader of `v` takes any integer code (tables, see _takes_wide) or the
+    value in float: writing it at 16 bits then costs (almost) nothing
+    downstream and keeps 8 more bits."""
     users = v.users
     return bool(users) and all(_table(u, default_mode) or _float_reader(u, default_mode)
-                               for u in users)
+                               or _takes_wide(u, v) for u in users)
 
 
 def _calibrated(v: Value | None) -> bool:

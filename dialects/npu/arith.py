@@ -1,4 +1,4 @@
-"""npu ops on values: requant, add, concat, lut and cast."""
+"""npu ops on values: requant, add, mul, concat, lut and cast."""
 
 from __future__ import annotations
 
@@ -83,6 +83,46 @@ class AddOp(OpDef):
                  "do_relu")
         return ik.add(a, b, dtype=self.output.type.scalar,
                       **{n: self.attr(n) for n in names})
+
+
+class MulOp(OpDef):
+    """Quantized multiply of two tensors (broadcasting): `out = clamp(round((lhs - lhs_zp) *
+    (rhs - rhs_zp) * M) + output_zp)`, M = multiplier * 2^-(31 + shift) = lhs_scale *
+    rhs_scale / output_scale; the product is exact, the one rounding is requantize's."""
+
+    NAME = "npu.mul"
+    OPERANDS = ("lhs", "rhs")
+    RESULTS = ("output",)
+    ATTRS = {"lhs_zp": attr("int", default=0), "rhs_zp": attr("int", default=0),
+             "multiplier": attr("int"), "shift": attr("int"),
+             "output_zp": attr("int", default=0)}
+    PURE = True
+    COMMUTATIVE = False  # the zero points are per side
+
+    def verify_(self) -> None:
+        a = int_tensor(self, self.lhs, "lhs")
+        b = int_tensor(self, self.rhs, "rhs")
+        r = int_tensor(self, self.output, "result")
+        try:
+            shape = tuple(np.broadcast_shapes(a.shape, b.shape))
+        except ValueError:
+            raise op_error(self, f"operand shapes {a.shape} and {b.shape} do not "
+                                 "broadcast") from None
+        if r.shape != shape:
+            raise op_error(self, f"result shape {r.shape} is not the broadcast shape {shape}")
+        for t, what in ((a, "lhs"), (b, "rhs")):
+            if t.scalar.bits > 16:
+                raise op_error(self, f"{what} has {t.scalar.bits}-bit storage; npu.mul takes "
+                                     "at most 16 bits")
+        check_requant(self, (self.multiplier,), (self.shift,), None)
+        check_zp(self, a, self.lhs_zp, "lhs")
+        check_zp(self, b, self.rhs_zp, "rhs")
+        check_zp(self, r, self.output_zp, "output")
+
+    def compute(self, a, b):
+        return ik.mul(a, b, lhs_zp=self.lhs_zp, rhs_zp=self.rhs_zp, multiplier=self.multiplier,
+                      shift=self.shift, output_zp=self.output_zp,
+                      dtype=self.output.type.scalar)
 
 
 class ConcatOp(OpDef):
@@ -240,4 +280,4 @@ class CastOp(OpDef):
                           output_zp=self.output_zp, dtype=self.output.type.scalar)
 
 
-__all__ = ["AddOp", "CastOp", "ConcatOp", "LutOp", "RequantOp"]
+__all__ = ["AddOp", "CastOp", "ConcatOp", "LutOp", "MulOp", "RequantOp"]

@@ -24,12 +24,19 @@
 // CHECK: %[[S:.+]] = top.slice %[[T]] {{.+}} -> tensor<1x4x1x4x!quant.uniform<i8:f32, 0.07874016>> loc("sl")
 // CHECK: %[[K:.+]] = npu.concat %[[S]], %[[S]] {{.+}} loc("cat")
 // CHECK: npu.lut %[[K]] {{.+}} loc("sig")
+// A product of two activations: exact integer product, one requantization.
+// CHECK: %[[M:.+]] = npu.mul %[[A]], %[[A]] {lhs_zp = 0, rhs_zp = 0, multiplier = {{[0-9]+}}, shift = {{-?[0-9]+}}, output_zp = 0} {{.+}} loc("mul")
+// A scalar constant that an integer op reads is an i8 weight (code 127, exact).
+// CHECK: %[[H:.+]] = top.weight @half_const_q : tensor<1x!quant.uniform<i8:f32, 0.003937008>>
+// CHECK: %[[E:.+]] = npu.mul %[[M]], %[[H]] {{.+}} loc("half")
+// CHECK: npu.add %[[E]], %[[A]] {{.+}} loc("sum")
 // A layer with no integer form stays float between casts.
-// CHECK: npu.cast {{.+}} -> tensor<1x2x4x4xf32> loc("add_dequantize")
-// CHECK: %[[M:.+]] = top.mul
+// CHECK-DAG: npu.cast {{.+}} -> tensor<1x2x4x4xf32> loc("sum_dequantize")
+// CHECK-DAG: npu.cast {{.+}} -> tensor<1x2x4x4xf32> loc("add_dequantize")
+// CHECK: %[[D:.+]] = top.sub
 // CHECK-NOT: top.conv
 // Outputs are dequantized to f32.
-// CHECK: return %[[M]], %{{.+}} : tensor<1x2x4x4xf32>, tensor<1x4x2x4xf32>
+// CHECK: return %[[D]], %{{.+}} : tensor<1x2x4x4xf32>, tensor<1x4x2x4xf32>
 // U8: npu.cast %x : (tensor<1x1x4x4xf32>) -> tensor<1x1x4x4x!quant.uniform<u8:f32, 0.015686275:127>>
 // U8: npu.conv2d {{.+}}input_zp = 127{{.+}}output_zp = 128{{.+}} -> tensor<1x2x4x4x!quant.uniform<u8:f32, 0.047058824:128>> loc("conv")
 // U8: npu.lut {{.+}} : tensor<256xu8>}
@@ -49,5 +56,9 @@ func.func @main(%x: tensor<1x1x4x4x!quant.calibrated<f32<-2.0:2.0>>>) -> (tensor
   %k = top.concat %s, %s {axis = 2} : (tensor<1x4x1x4x!quant.calibrated<f32<-10.0:10.0>>>, tensor<1x4x1x4x!quant.calibrated<f32<-10.0:10.0>>>) -> tensor<1x4x2x4x!quant.calibrated<f32<-10.0:10.0>>> loc("cat")
   %g = top.sigmoid %k : (tensor<1x4x2x4x!quant.calibrated<f32<-10.0:10.0>>>) -> tensor<1x4x2x4x!quant.calibrated<f32<-1.0:1.0>>> loc("sig")
   %m = top.mul %a, %a : (tensor<1x2x4x4x!quant.calibrated<f32<-10.0:10.0>>>, tensor<1x2x4x4x!quant.calibrated<f32<-10.0:10.0>>>) -> tensor<1x2x4x4x!quant.calibrated<f32<-30.0:30.0>>> loc("mul")
-  return %m, %g : tensor<1x2x4x4x!quant.calibrated<f32<-30.0:30.0>>>, tensor<1x4x2x4x!quant.calibrated<f32<-1.0:1.0>>>
+  %h = top.constant {value = dense<[0.5]> : tensor<1xf32>} : tensor<1xf32>
+  %e = top.mul %m, %h : (tensor<1x2x4x4x!quant.calibrated<f32<-30.0:30.0>>>, tensor<1xf32>) -> tensor<1x2x4x4x!quant.calibrated<f32<-15.0:15.0>>> loc("half")
+  %u = top.add %e, %a : (tensor<1x2x4x4x!quant.calibrated<f32<-15.0:15.0>>>, tensor<1x2x4x4x!quant.calibrated<f32<-10.0:10.0>>>) -> tensor<1x2x4x4x!quant.calibrated<f32<-25.0:25.0>>> loc("sum")
+  %d = top.sub %u, %a : (tensor<1x2x4x4x!quant.calibrated<f32<-25.0:25.0>>>, tensor<1x2x4x4x!quant.calibrated<f32<-10.0:10.0>>>) -> tensor<1x2x4x4x!quant.calibrated<f32<-30.0:30.0>>> loc("diff")
+  return %d, %g : tensor<1x2x4x4x!quant.calibrated<f32<-30.0:30.0>>>, tensor<1x4x2x4x!quant.calibrated<f32<-1.0:1.0>>>
 }

@@ -11,9 +11,10 @@ import numpy as np
 
 from ...compiler.attributes import DenseAttr
 from ...compiler.ir import Operation, Value
-from ...compiler.types import TensorType
+from ...compiler.types import TensorType, UniformType
 from ...kernels.integer import add_params, make_lut
 from .. import lower_to_npu as lw
+from .scheme import mode_bits
 
 
 def _el(v: Value):
@@ -87,17 +88,74 @@ def _gemm(L, op: Operation) -> Value | None:
     return _matmul_like(L, op, op.a, w, b)
 
 
-def _add(L, op: Operation) -> Value | None:
-    a, b = op.operands
-    if not (L.act_in(a) and L.act_in(b)):
+def _feeds_integer(L, op: Operation) -> bool:
+    """Whether some reader of `op` will be an integer op (a lowered pattern at an integer
+    mode; a Concat the head rule leaves in float is not)."""
+    for u in op.result.users:
+        if u.name == "func.return" or not mode_bits(L.mode(u)) or u.name not in PATTERNS:
+            continue
+        if u.name == "top.concat" and L.concat_bits.get(id(u), 0) is None:
+            continue
+        return True
+    return False
+
+
+def _const_operand(L, op: Operation, c: np.ndarray) -> Value | None:
+    """A constant operand of an elementwise op as a symmetric per-tensor integer tensor:
+    8 bits for a single value (exact: its code is +-127), 16 for several."""
+    peak = float(np.max(np.abs(c))) if c.size else 0.0
+    if not np.isfinite(peak) or peak == 0.0:
         return None
-    qa, qb = L.quantized(a, op), L.quantized(b, op)
+    bits = 8 if c.size == 1 else 16
+    qmax = (1 << (bits - 1)) - 1
+    storage = lw.I8 if bits == 8 else lw.I16
+    el = UniformType(storage, lw.F32, peak / qmax)
+    codes = np.clip(np.round(np.asarray(c, np.float64) / el.scale), -qmax, qmax)
+    return L.weight(op, codes.astype(np.int8 if bits == 8 else np.int16),
+                    TensorType(tuple(c.shape), el), f"{op.loc}_const_q")
+
+
+def _operands(L, op: Operation) -> tuple[Value, Value] | None:
+    """Both operands of a binary elementwise op as integers: two activations, or an
+    activation and a constant when the result feeds an integer op (a constant op right
+    before the outputs, such as YOLO's box scaling, stays float: nothing is gained)."""
+    a, b = op.operands
+    if L.act_in(a) and L.act_in(b):
+        return L.quantized(a, op), L.quantized(b, op)
+    for act, other, first in ((a, b, True), (b, a, False)):
+        c = L.const(other)
+        if L.act_in(act) and c is not None and _feeds_integer(L, op):
+            qc = _const_operand(L, op, c)
+            if qc is None:
+                return None
+            qa = L.quantized(act, op)
+            return (qa, qc) if first else (qc, qa)
+    return None
+
+
+def _add(L, op: Operation) -> Value | None:
+    got = _operands(L, op)
+    if got is None:
+        return None
+    qa, qb = got
     out = L.out_type(op)
     widest = max(L.bits(op), qa.type.scalar.bits, qb.type.scalar.bits)
     left_shift = min(20, 30 - widest)  # (x - zp) << left_shift stays below 2^30
     params = add_params(_el(qa).scale, _el(qb).scale, out.element.scale, left_shift)
     params.update(lhs_zp=_el(qa).zp, rhs_zp=_el(qb).zp, output_zp=out.element.zp)
     return L.insert(op, "npu.add", [qa, qb], out, params, op.loc)
+
+
+def _mul(L, op: Operation) -> Value | None:
+    got = _operands(L, op)
+    if got is None:
+        return None
+    qa, qb = got
+    out = L.out_type(op)
+    m, s = lw.quantize_multiplier(_el(qa).scale * _el(qb).scale / out.element.scale)
+    return L.insert(op, "npu.mul", [qa, qb], out,
+                    {"lhs_zp": _el(qa).zp, "rhs_zp": _el(qb).zp, "multiplier": m, "shift": s,
+                     "output_zp": out.element.zp}, op.loc)
 
 
 def _concat(L, op: Operation) -> Value | None:
@@ -197,6 +255,7 @@ def _resize(L, op: Operation) -> Value | None:
 
 PATTERNS: dict[str, Callable] = {
     "top.conv": _conv, "top.matmul": _matmul, "top.gemm": _gemm, "top.add": _add,
+    "top.mul": _mul,
     "top.concat": _concat, "top.max_pool": _max_pool, "top.average_pool": _average_pool,
     "top.global_average_pool": _global_average_pool, "top.resize": _resize,
     **{name: _lut for name in lw.LUT_OPS}, **{name: _move for name in lw.MOVE_OPS},

@@ -172,6 +172,42 @@ def test_add_matches_fake_quant():
     assert relu.min() >= 1
 
 
+@pytest.mark.parametrize("dtypes", [(np.int8, np.int8, np.int8), (np.uint8, np.int16, np.int16),
+                                    (np.int16, np.int16, np.uint8)])
+def test_mul_is_the_exact_product_rounded_once(dtypes):
+    # every element equals round_half_away((a - za) * (b - zb) * M) + zo, clamped, with M
+    # the multiplier's exact rational value (fractions, no float)
+    da, db, do = dtypes
+    rng = np.random.default_rng(5)
+    lo = {t: (np.iinfo(t).min, np.iinfo(t).max) for t in dtypes}
+    a = rng.integers(*lo[da], (3, 6, 5), endpoint=True).astype(da)
+    b = rng.integers(*lo[db], (6, 1), endpoint=True).astype(db)
+    za, zb, zo = (7 if da == np.uint8 else -3), 11, (128 if do == np.uint8 else 2)
+    m, s = quantize_multiplier(0.04 * 0.013 / 0.05 * (1 << 8))
+    got = ik.mul(a, b, lhs_zp=za, rhs_zp=zb, multiplier=m, shift=s, output_zp=zo, dtype=do)
+    assert got.dtype == do and got.shape == (3, 6, 5)
+    ab = np.broadcast_arrays(a, b)
+    for x, y, g in zip(ab[0].ravel(), ab[1].ravel(), got.ravel()):
+        want = _round_half_away_exact(Fraction((int(x) - za) * (int(y) - zb) * m,
+                                               1 << (31 + s))) + zo
+        assert g == min(max(want, lo[do][0]), lo[do][1])
+    # and within one step of the float product
+    _close(ik.mul(a, b, lhs_zp=za, rhs_zp=zb, multiplier=m, shift=s, output_zp=zo,
+                  dtype=np.int32),
+           _q(_dq(a, 0.04, za) * _dq(b, 0.013, zb), 0.05 / (1 << 8), zo, np.int32), 0.5)
+
+
+def test_mul_of_large_int8_tensors_takes_the_table_and_agrees():
+    # 8 + 8 input bits and 2^19 elements: computed once per code pair and looked up
+    rng = np.random.default_rng(6)
+    a = rng.integers(-128, 128, (1, 8, 256, 256)).astype(np.int8)
+    b = rng.integers(-128, 128, (1, 8, 1, 1)).astype(np.int8)
+    m, s = quantize_multiplier(0.37 / 128)
+    got = ik.mul(a, b, lhs_zp=-1, rhs_zp=0, multiplier=m, shift=s, output_zp=0, dtype=np.int8)
+    acc = (a.astype(np.int64) + 1) * b.astype(np.int64)
+    np.testing.assert_array_equal(got, requantize(acc, m, s, 0, -128, 127, np.int8))
+
+
 def test_concat_requantizes_each_input():
     rng = np.random.default_rng(4)
     a = rng.integers(-128, 128, (2, 3, 4)).astype(np.int8)

@@ -109,7 +109,7 @@ def _t(lo: float, hi: float) -> str:
 
 FLOAT_CASE = f"""
 func.func @main(%x: {_t(-2.0, 2.0)}) -> {_t(-1.0, 1.0)} {{
-  %m = top.mul %x, %x : ({_t(-2.0, 2.0)}, {_t(-2.0, 2.0)}) -> {_t(-4.0, 4.0)} loc("mul")
+  %m = top.reciprocal %x : ({_t(-2.0, 2.0)}) -> {_t(-4.0, 4.0)} loc("recip")
   %s = top.sigmoid %m : ({_t(-4.0, 4.0)}) -> {_t(-1.0, 1.0)} loc("sig")
   %t = top.tanh %s {{kiln.mode = "F32"}} : ({_t(-1.0, 1.0)}) -> {_t(-1.0, 1.0)} loc("tanh")
   return %t : {_t(-1.0, 1.0)}
@@ -121,15 +121,16 @@ def test_unsupported_and_f32_layers_stay_float_between_casts():
     module = parse_module(FLOAT_CASE)
     build_pass_manager("lower-to-npu").run(module)
     names = [op.name for op in module.walk()]
-    # x is quantized by no one (mul stays float); sigmoid is a table between two casts, and
-    # as only the table reads the float mul, it is quantized at 16 bits (a 65536-entry table)
-    assert names == ["top.mul", "npu.cast", "top.weight", "npu.lut", "npu.cast", "top.tanh",
+    # x is quantized by no one (reciprocal has no integer form); sigmoid is a table between
+    # two casts, and as only the table reads the float reciprocal, it is quantized at 16
+    # bits (a 65536-entry table)
+    assert names == ["top.reciprocal", "npu.cast", "top.weight", "npu.lut", "npu.cast", "top.tanh",
                      "func.return"]
     cast = next(op for op in module.walk() if op.name == "npu.cast")
     assert cast.result.type.scalar.name == "i16"
     x = np.linspace(-2, 2, 4, dtype=np.float32).reshape(1, 4)
     got = run_module(module, {"x": x})
-    want = np.tanh(1 / (1 + np.exp(-x * x)))
+    want = np.tanh(1 / (1 + np.exp(-1 / x)))
     out = next(iter(got.values()))
     assert out.dtype == np.float32 and np.abs(out - want).max() < 0.02
 
@@ -207,3 +208,38 @@ def test_yolov8n_cosine(tmp_path):
     print(f"\nyolov8n lowered: {dict(ops)}\nyolov8n output cosine {cos:.5f}")
     assert all(got[k].dtype == np.float32 for k in got)
     assert cos >= 0.9
+
+
+SE_CASE = """
+func.func @main(%x: tensor<1x2x3x3x!quant.calibrated<f32<0.0:4.0>>>, %g: tensor<1x2x1x1x!quant.calibrated<f32<0.0:1.0>>>) -> (tensor<1x2x3x3x!quant.calibrated<f32<-9.0:9.0>>>, tensor<1x2x3x3x!quant.calibrated<f32<0.0:8.0>>>) {
+  %m = top.mul %x, %g : (tensor<1x2x3x3x!quant.calibrated<f32<0.0:4.0>>>, tensor<1x2x1x1x!quant.calibrated<f32<0.0:1.0>>>) -> tensor<1x2x3x3x!quant.calibrated<f32<0.0:4.0>>> loc("gate")
+  %c = top.constant {value = dense<[[[[0.5]], [[-2.0]]]]> : tensor<1x2x1x1xf32>} : tensor<1x2x1x1xf32>
+  %s = top.mul %m, %c : (tensor<1x2x3x3x!quant.calibrated<f32<0.0:4.0>>>, tensor<1x2x1x1xf32>) -> tensor<1x2x3x3x!quant.calibrated<f32<-8.0:2.0>>> loc("scale")
+  %a = top.add %s, %x : (tensor<1x2x3x3x!quant.calibrated<f32<-8.0:2.0>>>, tensor<1x2x3x3x!quant.calibrated<f32<0.0:4.0>>>) -> tensor<1x2x3x3x!quant.calibrated<f32<-9.0:9.0>>> loc("sum")
+  %k = top.constant {value = dense<2.0> : tensor<1xf32>} : tensor<1xf32>
+  %o = top.mul %x, %k : (tensor<1x2x3x3x!quant.calibrated<f32<0.0:4.0>>>, tensor<1xf32>) -> tensor<1x2x3x3x!quant.calibrated<f32<0.0:8.0>>> loc("out_scale")
+  return %a, %o : tensor<1x2x3x3x!quant.calibrated<f32<-9.0:9.0>>>, tensor<1x2x3x3x!quant.calibrated<f32<0.0:8.0>>>
+}
+"""
+
+
+@pytest.mark.parametrize("target", ["int8-sym", "uint8-affine"])
+def test_products_are_integer_ops(target):
+    """An SE-style gate (activation x per-channel activation) and a per-channel constant
+    that an integer op reads become npu.mul (the constant an i16 weight); a constant scale
+    right before an output stays float, where an integer product would only add a
+    rounding. Results within a few steps of float."""
+    module = parse_module(SE_CASE)
+    build_pass_manager(f"lower-to-npu{{target={target}}}").run(module)
+    verify_module(module)
+    ops = {op.loc: op for op in module.walk() if op.loc}
+    assert ops["gate"].name == "npu.mul" and ops["scale"].name == "npu.mul"
+    assert ops["scale_const_q"].result.type.scalar.name == "i16"
+    assert ops["out_scale"].name == "top.mul"
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 4, (1, 2, 3, 3)).astype(np.float32)
+    g = rng.uniform(0, 1, (1, 2, 1, 1)).astype(np.float32)
+    got_sum, got_out = run_module(module, {"x": x, "g": g}).values()
+    want = x * g * np.array([0.5, -2.0], np.float32).reshape(1, 2, 1, 1) + x
+    assert np.abs(got_sum - want).max() < 4 * 18 / 255
+    np.testing.assert_allclose(got_out, 2 * x, atol=2 * 4 / 127)

@@ -31,7 +31,7 @@ def test_every_op_runs_and_round_trips():
     module = _module(OPS.read_text())
     names = {op.name for op in module.main.body}
     assert {"npu.cast", "npu.conv2d", "npu.add", "npu.requant", "npu.max_pool",
-            "npu.avg_pool", "npu.lut", "npu.concat", "npu.matmul"} <= names
+            "npu.avg_pool", "npu.lut", "npu.concat", "npu.matmul", "npu.mul"} <= names
     rng = np.random.default_rng(0)
     inputs = {"x": rng.standard_normal((1, 4, 6, 6)).astype(np.float32),
               "b": rng.integers(0, 256, (1, 8, 3, 3)).astype(np.uint8)}

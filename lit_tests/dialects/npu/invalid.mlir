@@ -77,3 +77,19 @@ func.func @concat_counts(%a: tensor<2xi8>, %b: tensor<3xi8>) -> tensor<5xi8> {
   %0 = npu.concat %a, %b {axis = 0, input_zps = [0, 0], multipliers = [1073741824, 1073741824], shifts = [0]} : (tensor<2xi8>, tensor<3xi8>) -> tensor<5xi8>
   return %0 : tensor<5xi8>
 }
+
+// -----
+
+func.func @mul_wide_input(%a: tensor<4xi32>, %b: tensor<4xi8>) -> tensor<4xi8> {
+  // CHECK: 'npu.mul' op (line [[# @LINE + 1]]): lhs has 32-bit storage; npu.mul takes at most 16 bits
+  %0 = npu.mul %a, %b {multiplier = 1073741824, shift = 0} : (tensor<4xi32>, tensor<4xi8>) -> tensor<4xi8>
+  return %0 : tensor<4xi8>
+}
+
+// -----
+
+func.func @mul_shapes(%a: tensor<4xi8>, %b: tensor<3xi8>) -> tensor<4xi8> {
+  // CHECK: 'npu.mul' op (line [[# @LINE + 1]]): operand shapes (4,) and (3,) do not broadcast
+  %0 = npu.mul %a, %b {multiplier = 1073741824, shift = 0} : (tensor<4xi8>, tensor<3xi8>) -> tensor<4xi8>
+  return %0 : tensor<4xi8>
+}

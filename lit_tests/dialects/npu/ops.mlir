@@ -31,7 +31,9 @@ func.func @main(%x: tensor<1x4x6x6xf32>, %b: tensor<1x8x3x3x!quant.uniform<u8:f3
   %half = npu.concat %h {axis = 1, input_zps = [0], multipliers = [1073741824], shifts = [-1]} : (tensor<1x16x3x3x!quant.uniform<i8:f32, 0.1>>) -> tensor<1x16x3x3x!quant.uniform<i8:f32, 0.1>>
   %w2 = top.constant {value = dense<1> : tensor<8x16x1x1xi8>} : tensor<8x16x1x1xi8>
   %o = npu.conv2d %half, %w2 {strides = [1, 1], pads = [0, 0, 0, 0], dilations = [1, 1], multiplier = [1073741824], shift = [-1]} : (tensor<1x16x3x3x!quant.uniform<i8:f32, 0.1>>, tensor<8x16x1x1xi8>) -> tensor<1x8x3x3x!quant.uniform<i8:f32, 0.1>>
+  // CHECK: npu.mul %{{.+}}, %{{.+}} {lhs_zp = 0, rhs_zp = 0, multiplier = 1073741824, shift = 2, output_zp = 0}
+  %o2 = npu.mul %o, %o {lhs_zp = 0, rhs_zp = 0, multiplier = 1073741824, shift = 2, output_zp = 0} : (tensor<1x8x3x3x!quant.uniform<i8:f32, 0.1>>, tensor<1x8x3x3x!quant.uniform<i8:f32, 0.1>>) -> tensor<1x8x3x3x!quant.uniform<i8:f32, 0.1>>
   // CHECK: npu.cast %{{.+}} : (tensor<1x8x3x3x!quant.uniform<i8:f32, 0.1>>) -> tensor<1x8x3x3xf32>
-  %f = npu.cast %o : (tensor<1x8x3x3x!quant.uniform<i8:f32, 0.1>>) -> tensor<1x8x3x3xf32>
+  %f = npu.cast %o2 : (tensor<1x8x3x3x!quant.uniform<i8:f32, 0.1>>) -> tensor<1x8x3x3xf32>
   return %f : tensor<1x8x3x3xf32>
 }
