@@ -7,6 +7,15 @@ to it (symmetric, `bits`) as soon as it is produced, so the next op reads the qu
 value. Biases and ops without a threshold stay float. The rounding is the one of
 `dialects.quant`.
 
+With `activation_types` (loc -> the `!quant.uniform` type model_deploy's lowering gives
+that tensor; `lowered_activation_types` makes them), each named activation is rounded to
+exactly that type (scale, zero point, storage range: the 16-bit tensors, unsigned and
+affine storage, the score branches' and the detector-head Concat's float as the device
+has them) and every other activation stays float; the thresholds are then not used. Without
+it, a detector's class scores (whose 8-bit threshold is a percentile of mostly-zero scores)
+were clipped where the device keeps them at 16 bits, and the simulation said YOLOv8n
+lost every detection.
+
 `fake_quant` picks the side that is quantized, to tell which one loses accuracy (Magik's
 WEIGHT_FAKE_QUANT / FEATURE_FAKE_QUANT): "both" (the default), "weights" (float
 activations) or "activations" (float weights). `layer_bits` gives some activations another
@@ -23,6 +32,7 @@ import numpy as np
 from ..compiler.interpreter import input_names, run_function
 from ..compiler.ir import Module, Operation
 from ..compiler.similarity import cosine_similarity
+from ..compiler.types import UniformType
 from ..dialects.quant import fake_quant_symmetric
 
 # op name -> (operand index of the weight, axis of its output channels given the op)
@@ -65,7 +75,8 @@ class QuantSimulator:
                  weight_bits: int = 8, quantize_weights: bool = True,
                  quantize_activations: bool = True, fake_quant: str | None = None,
                  layer_bits: Mapping[str, int] | None = None,
-                 float_layers: Iterable[str] = ()) -> None:
+                 float_layers: Iterable[str] = (),
+                 activation_types: Mapping[str, UniformType] | None = None) -> None:
         """`fake_quant`, when given, sets `quantize_weights` and `quantize_activations`
         (see the module docstring)."""
         if fake_quant is not None:
@@ -86,6 +97,8 @@ class QuantSimulator:
             self._weight_axes = {k: v for k, v in self._weight_axes.items()
                                  if not _only_float_users(module, k, floats)}
         self._weight_cache: dict[int, np.ndarray] = {}
+        self.activation_types = None if activation_types is None else {
+            k: v for k, v in activation_types.items() if k not in floats}
         self.observe: Callable[[Operation, np.ndarray], None] | None = None
 
     def _rewrite(self, op: Operation, array: np.ndarray) -> np.ndarray:
@@ -99,22 +112,57 @@ class QuantSimulator:
         if self.observe is not None:
             self.observe(op, array)
         if self.quantize_activations and array.dtype.kind == "f":
-            t = self.thresholds.get(op.loc)
-            if t is not None:
-                return fake_quant_symmetric(array, t, self.layer_bits.get(op.loc, self.bits))
+            return self._activation(op.loc, array)
         return array
+
+    def _activation(self, name: str | None, array: np.ndarray) -> np.ndarray:
+        if self.activation_types is not None:
+            t = self.activation_types.get(name)
+            return array if t is None else fake_quant_type(array, t)
+        t = self.thresholds.get(name)
+        if t is None:
+            return array
+        return fake_quant_symmetric(array, t, self.layer_bits.get(name, self.bits))
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         feeds = dict(inputs)
         if self.quantize_activations:
             for name in input_names(self.func):
-                t = self.thresholds.get(name)
-                if t is not None and feeds[name].dtype.kind == "f":
-                    feeds[name] = fake_quant_symmetric(feeds[name], t,
-                                                       self.layer_bits.get(name, self.bits))
+                if feeds[name].dtype.kind == "f":
+                    feeds[name] = self._activation(name, feeds[name])
         outputs, _ = run_function(self.func, feeds, weights=self.module.weights,
                                   rewrite=self._rewrite)
         return outputs
+
+
+def fake_quant_type(x: np.ndarray, t: UniformType) -> np.ndarray:
+    """`x` rounded to the type's integers (scale, zero point, clamped to its storage) and
+    back, keeping the dtype of `x`."""
+    from ..kernels.integer import quantize
+
+    q = quantize(x, t.scale, t.zp, t.storage).astype(np.float64)
+    return ((q - t.zp) * np.float64(t.scale)).astype(x.dtype)
+
+
+def lowered_activation_types(lowered: Module) -> dict[str, UniformType]:
+    """loc -> result type of every quantized activation of a lowered module, and input name
+    -> the type of its quantize cast (`<name>_quantize`)."""
+    from ..compiler.types import TensorType
+
+    out: dict[str, UniformType] = {}
+    for op in lowered.walk():
+        if op.name in ("top.weight", "top.constant") or not op.results or not op.loc:
+            continue
+        t = op.results[0].type
+        if not (isinstance(t, TensorType) and isinstance(t.element, UniformType)):
+            continue
+        if op.name == "npu.cast" and op.loc.endswith("_quantize"):
+            out.setdefault(op.loc[:-len("_quantize")], t.element)
+        elif op.name == "npu.requant" and op.loc.endswith("_requant"):
+            out[op.loc[:-len("_requant")]] = t.element  # what the readers get
+        elif op.name != "npu.cast":
+            out[op.loc] = t.element
+    return out
 
 
 def _only_float_users(module: Module, weight_id: int, floats: set[str]) -> bool:

@@ -161,32 +161,37 @@ def build_table(collector, thresholds: dict[str, float], method: str, bins: int,
 
 
 def fake_quant_cosines(module, collector, thresholds: dict[str, float], resolved,
-                       samples: list, bits: int = 8) -> dict[str, float]:
+                       samples: list, bits: int = 8, processor: str = "int8-sym"
+                       ) -> dict[str, float]:
     """Output cosine to float of the simulation with the config's side quantized and with
-    both sides: float layers as in the config, its bit widths (wide layers at their observed
-    range, as model_deploy) and its min/max over the table's ranges."""
-    from ..calibration.simulate import QuantSimulator, output_cosine
+    both sides: float layers as in the config, its bit widths and its min/max over the
+    table's ranges. Activations are rounded to the types model_deploy's lowering gives them
+    for this table and config (simulate.lowered_activation_types), weights per channel."""
+    import tempfile
+
+    from ..calibration.mixed import Evaluator
+    from ..calibration.simulate import QuantSimulator, lowered_activation_types, output_cosine
     from ..compiler.interpreter import run_function
+    from ..compiler.target import load_target
     from ..passes.lowering.scheme import mode_bits
 
-    layer_bits = {n: mode_bits(m) for n, m in resolved.modes.items() if mode_bits(m)}
     floats = [n for n, m in resolved.modes.items() if mode_bits(m) is None]
-    th = dict(thresholds)
-    for name in th:
-        stats = collector[name]
-        if not stats.has_range:
-            continue
-        lo, hi = resolved.ranges.get(name, (None, None))
-        lo = stats.min if lo is None else lo
-        hi = stats.max if hi is None else hi
-        if name in resolved.ranges or layer_bits.get(name, bits) > 8:
-            th[name] = max(abs(lo), abs(hi)) or th[name]
+    table = build_table(collector, dict(thresholds), "config", 0, 0)
+    for name, (lo, hi) in resolved.ranges.items():
+        if name in table:
+            e = table[name]
+            table.add(name, e.threshold, e.min if lo is None else lo, e.max if hi is None else hi)
+    with tempfile.TemporaryDirectory(prefix="kiln-fakequant-") as tmp:
+        mlir = Path(tmp) / "model.mlir"
+        write_module(module, mlir)
+        lowered = Evaluator(mlir, load_target(processor), []).lower(table, dict(resolved.modes))
+    types = lowered_activation_types(lowered)
     reference = [run_function(module.main, s, weights=module.weights)[0] for s in samples]
     sides = dict.fromkeys([resolved.config.fake_quant or "both", "both"])
     out = {}
     for side in sides:
-        sim = QuantSimulator(module, th, bits=bits, fake_quant=side, layer_bits=layer_bits,
-                             float_layers=floats)
+        sim = QuantSimulator(module, thresholds, bits=bits, fake_quant=side,
+                             float_layers=floats, activation_types=types)
         out[side] = output_cosine(reference, [sim.run(s) for s in samples])
     return out
 
@@ -304,7 +309,8 @@ def main(argv: list[str]) -> int:
     write_table(table_path, table)
     if resolved is not None and resolved.config.fake_quant in ("weights", "activations"):
         samples = list(dataset.take(args.tune_num or args.inference_num))
-        cos = fake_quant_cosines(module, collector, thresholds, resolved, samples, bits)
+        cos = fake_quant_cosines(module, collector, thresholds, resolved, samples, bits,
+                                 args.processor)
         side = resolved.config.fake_quant
         _log(f"fake quant {side} only ({args.quant_config}): output cosine {cos[side]:.6f} "
              f"(both sides: {cos['both']:.6f}) on {len(samples)} sample(s)")

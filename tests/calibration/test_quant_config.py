@@ -373,3 +373,27 @@ def test_config_of_modes_orders_inputs_first():
     config = config_of_modes({"a": "INT8", "b": "F16"}, loaded)
     assert list(config.layers) == ["input", "a", "b"]
     assert format_quant_config(config).count("\n") == 11
+
+
+def test_simulation_with_the_lowered_types_is_the_device_model(tiny):
+    # activations rounded to the types the lowering gives them: the simulation agrees with
+    # the lowered integer model far more closely than the threshold simulation does
+    from kiln.calibration.mixed import Evaluator
+    from kiln.calibration.simulate import lowered_activation_types
+    from kiln.compiler.similarity import cosine_similarity
+    from kiln.compiler.target import load_target
+
+    module = read_module(tiny["mlir"])
+    table = read_table(tiny["table"])
+    low = Evaluator(tiny["mlir"], load_target("int8-sym"), []).lower(table, {})
+    types = lowered_activation_types(low)
+    assert "input" in types  # the input, by its quantize cast
+    samples = list(load_dataset(module.main, dataset=str(tiny["images"])).take(4))
+    thresholds = {n: table[n].threshold for n in table.names()}
+    typed = QuantSimulator(module, thresholds, activation_types=types)
+    plain = QuantSimulator(module, thresholds)
+    for s in samples:
+        device = next(iter(run_function(low.main, s, weights=low.weights)[0].values()))
+        a = next(iter(typed.run(s).values()))
+        b = next(iter(plain.run(s).values()))
+        assert 1 - cosine_similarity(device, a) < 0.2 * (1 - cosine_similarity(device, b))
