@@ -101,18 +101,19 @@ def _feeds_integer(L, op: Operation) -> bool:
 
 
 def _const_operand(L, op: Operation, c: np.ndarray) -> Value | None:
-    """A constant operand of an elementwise op as a symmetric per-tensor integer tensor:
-    8 bits for a single value (exact: its code is +-127), 16 for several."""
+    """A constant operand of an elementwise op as a symmetric per-tensor integer tensor in
+    the target's scheme: 8 bits for a single value (exact where scales are free: its code is
+    +-127), 16 for several or under power-of-two scales."""
+    c = np.asarray(c, np.float64)
     peak = float(np.max(np.abs(c))) if c.size else 0.0
     if not np.isfinite(peak) or peak == 0.0:
         return None
-    bits = 8 if c.size == 1 else 16
-    qmax = (1 << (bits - 1)) - 1
+    bits = 8 if c.size == 1 and not L.scheme.power_of_two else 16
+    codes, scales = L.scheme.weights(c.reshape(1, -1), 0, bits)
     storage = lw.I8 if bits == 8 else lw.I16
-    el = UniformType(storage, lw.F32, peak / qmax)
-    codes = np.clip(np.round(np.asarray(c, np.float64) / el.scale), -qmax, qmax)
-    return L.weight(op, codes.astype(np.int8 if bits == 8 else np.int16),
-                    TensorType(tuple(c.shape), el), f"{op.loc}_const_q")
+    el = UniformType(storage, lw.F32, float(scales[0]))
+    return L.weight(op, codes.reshape(c.shape), TensorType(tuple(c.shape), el),
+                    f"{op.loc}_const_q")
 
 
 def _operands(L, op: Operation) -> tuple[Value, Value] | None:

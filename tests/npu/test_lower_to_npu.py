@@ -5,6 +5,7 @@ hand-written module for what stays float; YOLOv8n reports its cosine (realmodel)
 
 from __future__ import annotations
 
+import math
 import sys
 from collections import Counter
 from pathlib import Path
@@ -223,7 +224,7 @@ func.func @main(%x: tensor<1x2x3x3x!quant.calibrated<f32<0.0:4.0>>>, %g: tensor<
 """
 
 
-@pytest.mark.parametrize("target", ["int8-sym", "uint8-affine"])
+@pytest.mark.parametrize("target", ["int8-sym", "uint8-affine", "dfp-int16", "feature12"])
 def test_products_are_integer_ops(target):
     """An SE-style gate (activation x per-channel activation) and a per-channel constant
     that an integer op reads become npu.mul (the constant an i16 weight); a constant scale
@@ -234,7 +235,10 @@ def test_products_are_integer_ops(target):
     verify_module(module)
     ops = {op.loc: op for op in module.walk() if op.loc}
     assert ops["gate"].name == "npu.mul" and ops["scale"].name == "npu.mul"
-    assert ops["scale_const_q"].result.type.scalar.name == "i16"
+    const = ops["scale_const_q"].result.type
+    assert const.scalar.name == "i16"
+    if target == "dfp-int16":  # the constant follows the target's power-of-two scales
+        assert math.log2(const.element.scale).is_integer()
     assert ops["out_scale"].name == "top.mul"
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 4, (1, 2, 3, 3)).astype(np.float32)
