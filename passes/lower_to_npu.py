@@ -65,11 +65,14 @@ def _float_reader(u: Operation, default_mode: str) -> bool:
     if u.name == "func.return" or not mode_bits(u.attributes.get(MODE_ATTR, default_mode)) \
             or u.name not in PATTERNS:
         return True
-    # an add or concat with a constant operand has no integer form (both sides must be
-    # activations): it stays float, e.g. a classifier's bias add after its matmul
-    return u.name in ("top.add", "top.concat") and any(
-        v.owner is not None and v.owner.name in ("top.weight", "top.constant")
-        for v in u.operands)
+    # a concat with a constant operand has no integer form (every input must be an
+    # activation); an add or mul with one does, see _takes_wide
+    return u.name == "top.concat" and _has_constant_operand(u)
+
+
+def _has_constant_operand(u: Operation) -> bool:
+    return any(v.owner is not None and v.owner.name in ("top.weight", "top.constant")
+               for v in u.operands)
 
 
 def only_tables_read(v: Value, default_mode: str = "INT8") -> list[Operation]:
@@ -87,8 +90,7 @@ def _takes_wide(u: Operation, v: Value) -> bool:
     of the two ops added a rounding and a clipping the float chain did not have)."""
     if u.name not in ("top.mul", "top.add") or not u.results:
         return False
-    if any(w is not v and w.owner is not None and w.owner.name in ("top.weight", "top.constant")
-           for w in u.operands):
+    if _has_constant_operand(u):
         return True
     t, r = v.type, u.results[0].type
     return u.name == "top.mul" and isinstance(t, TensorType) and isinstance(r, TensorType) \

@@ -51,15 +51,20 @@ def mix_modes(args, target) -> list[str]:
     return [m for m in modes if m]
 
 
-def evaluators(args, mlir: Path, target, dataset, shape_layers, tune_default: int = 5):
+def _compare_options(args, shape_layers) -> dict:
+    """The Evaluator options every search takes from the command line."""
     try:
         compare = parse_compare_layers(args.global_compare_layers)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    post = load_post_process(args.post_process)
+    return dict(post_process=load_post_process(args.post_process), compare_layers=compare,
+                shape_layers=shape_layers)
+
+
+def evaluators(args, mlir: Path, target, dataset, shape_layers, tune_default: int = 5):
+    common = _compare_options(args, shape_layers)
     samples = list(dataset.take(args.inference_num))
     n_tune = args.tune_num or min(tune_default, len(samples))
-    common = dict(post_process=post, compare_layers=compare, shape_layers=shape_layers)
     ev = Evaluator(mlir, target, samples, **common)
     tune = Evaluator(mlir, target, samples[:n_tune], **common)
     return ev, tune
@@ -140,17 +145,12 @@ def run_search_threshold(args, module, collector, n_calibration: int, samples: l
     from .run_calibration import SEARCH_METHODS, build_table, keep_score_peaks, thresholds_for
 
     target = load_target(args.processor)
-    try:
-        compare = parse_compare_layers(args.global_compare_layers)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    post = load_post_process(args.post_process)
+    common = _compare_options(args, shape_layers)
     scores: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="kiln-search-") as tmp:
         mlir = Path(tmp) / "model.mlir"   # the module as it is now (--we may have changed it)
         write_module(module, mlir)
-        ev = Evaluator(mlir, target, samples, post_process=post, compare_layers=compare,
-                       shape_layers=shape_layers)
+        ev = Evaluator(mlir, target, samples, **common)
         for method in SEARCH_METHODS:
             thresholds = thresholds_for(collector, method, bits)
             if args.score_branch == "max":

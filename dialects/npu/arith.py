@@ -8,7 +8,7 @@ from ...compiler.attributes import DenseAttr
 from ...compiler.opdef import OpDef, attr, op_error, tensor_type
 from ...compiler.types import ScalarType, TensorType, UniformPerAxisType, UniformType
 from ...kernels import integer as ik
-from .common import check_requant, check_same_shape, check_zp, int_tensor
+from .common import check_broadcast, check_requant, check_same_shape, check_zp, int_tensor
 
 
 class RequantOp(OpDef):
@@ -61,13 +61,7 @@ class AddOp(OpDef):
         a = int_tensor(self, self.lhs, "lhs")
         b = int_tensor(self, self.rhs, "rhs")
         r = int_tensor(self, self.output, "result")
-        try:
-            shape = tuple(np.broadcast_shapes(a.shape, b.shape))
-        except ValueError:
-            raise op_error(self, f"operand shapes {a.shape} and {b.shape} do not "
-                                 "broadcast") from None
-        if r.shape != shape:
-            raise op_error(self, f"result shape {r.shape} is not the broadcast shape {shape}")
+        check_broadcast(self, a, b, r)
         for side in ("lhs", "rhs", "output"):
             check_requant(self, (self.attr(f"{side}_multiplier"),),
                           (self.attr(f"{side}_shift"),), None, side)
@@ -103,13 +97,7 @@ class MulOp(OpDef):
         a = int_tensor(self, self.lhs, "lhs")
         b = int_tensor(self, self.rhs, "rhs")
         r = int_tensor(self, self.output, "result")
-        try:
-            shape = tuple(np.broadcast_shapes(a.shape, b.shape))
-        except ValueError:
-            raise op_error(self, f"operand shapes {a.shape} and {b.shape} do not "
-                                 "broadcast") from None
-        if r.shape != shape:
-            raise op_error(self, f"result shape {r.shape} is not the broadcast shape {shape}")
+        check_broadcast(self, a, b, r)
         for t, what in ((a, "lhs"), (b, "rhs")):
             if t.scalar.bits > 16:
                 raise op_error(self, f"{what} has {t.scalar.bits}-bit storage; npu.mul takes "

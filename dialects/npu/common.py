@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from ...compiler.ir import Value
 from ...compiler.opdef import OpDef, op_error, tensor_type
 from ...compiler.types import ScalarType, TensorType, UniformType
@@ -47,6 +49,16 @@ def check_requant(op: OpDef, multiplier: Sequence[int], shift: Sequence[int],
     for s in shift:
         if not MIN_SHIFT <= s <= MAX_SHIFT:
             raise op_error(op, f"{prefix}shift {s} is not in [{MIN_SHIFT}, {MAX_SHIFT}]")
+
+
+def check_broadcast(op: OpDef, a: TensorType, b: TensorType, r: TensorType) -> None:
+    """The operands broadcast (numpy rules) and the result has their broadcast shape."""
+    try:
+        shape = tuple(np.broadcast_shapes(a.shape, b.shape))
+    except ValueError:
+        raise op_error(op, f"operand shapes {a.shape} and {b.shape} do not broadcast") from None
+    if r.shape != shape:
+        raise op_error(op, f"result shape {r.shape} is not the broadcast shape {shape}")
 
 
 def check_same_shape(op: OpDef, a: TensorType, r: TensorType) -> None:
