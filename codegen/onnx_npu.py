@@ -99,6 +99,16 @@ def conv2d(g: Graph, op: Operation) -> None:
     _quantize_result(g, op, y, po, op.do_relu)
 
 
+def deconv2d(g: Graph, op: Operation) -> None:
+    w = op.filter
+    x, wf, bias, po = _linear(g, op, w, op.bias, w.type.shape[1], 1, 1)
+    y = g.node("ConvTranspose", [x, wf, bias] if bias else [x, wf],
+               kernel_shape=list(w.type.shape[2:]), strides=list(op.strides),
+               pads=list(op.pads), dilations=list(op.dilations),
+               output_padding=list(op.output_padding))
+    _quantize_result(g, op, y, po, op.do_relu)
+
+
 def matmul(g: Graph, op: Operation) -> None:
     w = op.weight
     x, wf, bias, po = _linear(g, op, w, op.bias, w.type.shape[1], 1,
@@ -242,7 +252,7 @@ def lut(g: Graph, op: Operation) -> None:
 
 
 EMITTERS: dict[str, Callable[[Graph, Operation], None]] = {
-    "npu.conv2d": conv2d, "npu.matmul": matmul, "npu.add": add, "npu.mul": mul,
+    "npu.conv2d": conv2d, "npu.deconv2d": deconv2d, "npu.matmul": matmul, "npu.add": add, "npu.mul": mul,
     "npu.concat": concat,
     "npu.max_pool": max_pool, "npu.avg_pool": avg_pool, "npu.requant": requant,
     "npu.cast": cast, "npu.lut": lut,

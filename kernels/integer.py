@@ -191,6 +191,28 @@ def conv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, *, input_zp: i
     return _output(acc, multiplier, shift, output_zp, dtype, 1, do_relu)
 
 
+def deconv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, *, input_zp: int,
+             multiplier: Sequence[int], shift: Sequence[int], output_zp: int, dtype,
+             strides: Sequence[int], pads: Sequence[int], dilations: Sequence[int],
+             output_padding: Sequence[int], do_relu: bool = False) -> np.ndarray:
+    """Quantized transposed conv (group 1), filter (C, M, KH, KW): sum (x - input_zp) * w
+    scattered, + bias, requantized per output channel (axis 1). A transposed conv reads no
+    padding (`pads` crop its output), so subtracting the zero point first is exact."""
+    x, w = np.asarray(x), np.asarray(w)
+    bias = None if bias is None else np.asarray(bias)
+
+    def product(xf: np.ndarray, wf: np.ndarray, bf: np.ndarray | None) -> np.ndarray:
+        return conv_kernels.conv_transpose(xf, wf, bf, strides=strides, pads=pads,
+                                           dilations=dilations, group=1,
+                                           output_padding=output_padding)
+
+    # every output is a sum over a subset of one output channel's weights
+    w_abs_sums = np.abs(np.moveaxis(w, 1, 0).reshape(w.shape[1], -1), dtype=np.int64).sum(1)
+    acc = _integer_dot(product, x, input_zp, w, w_abs_sums, bias,
+                       (-1,) + (1,) * (x.ndim - 2))
+    return _output(acc, multiplier, shift, output_zp, dtype, 1, do_relu)
+
+
 def matmul(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, *, input_zp: int,
            multiplier: Sequence[int], shift: Sequence[int], output_zp: int, dtype,
            do_relu: bool = False) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""npu ops over windows and matrices: conv2d, matmul, max_pool, avg_pool."""
+"""npu ops over windows and matrices: conv2d, deconv2d, matmul, max_pool, avg_pool."""
 
 from __future__ import annotations
 
@@ -77,6 +77,59 @@ class Conv2dOp(OpDef):
                          dtype=self.output.type.scalar, strides=self.strides,
                          pads=self.pads, dilations=self.dilations, group=self.group,
                          do_relu=self.do_relu)
+
+
+class Deconv2dOp(OpDef):
+    """Quantized 2-D transposed conv (group 1), NCHW: int8/uint8 input with `input_zp`, i8
+    symmetric filter (C, M, KH, KW) per output channel (axis 1), optional i32 bias, int32
+    accumulation, requantized per output channel as npu.conv2d. `pads` crop the scattered
+    output and `output_padding` extends it, as ONNX ConvTranspose."""
+
+    NAME = "npu.deconv2d"
+    OPERANDS = ("input", "filter", "bias?")
+    RESULTS = ("output",)
+    ATTRS = {"strides": attr("ints"), "pads": attr("ints"), "dilations": attr("ints"),
+             "output_padding": attr("ints"), "input_zp": attr("int", default=0),
+             "multiplier": attr("ints"), "shift": attr("ints"),
+             "output_zp": attr("int", default=0), "do_relu": attr("bool", default=False)}
+    PURE = True
+
+    def verify_(self) -> None:
+        x = int_tensor(self, self.input, "input")
+        w = self.filter.type
+        if not isinstance(w, TensorType) or w.rank != 4:
+            raise op_error(self, "filter must be a rank-4 tensor (C, M, KH, KW)")
+        check_weight(self, w)
+        r = int_tensor(self, self.output, "result")
+        _check_window(self, ("strides", "dilations"), 1)
+        extra = self.output_padding
+        if len(extra) != 2 or any(p < 0 for p in extra):
+            raise op_error(self, f"'output_padding' needs 2 values >= 0, got {list(extra)}")
+        if x.rank != 4 or r.rank != 4:
+            raise op_error(self, f"input and result must be NCHW (rank 4), got ranks "
+                                 f"{x.rank}, {r.rank}")
+        m = w.shape[1]
+        if x.shape[1] >= 0 and x.shape[1] != w.shape[0]:
+            raise op_error(self, f"input has {x.shape[1]} channels but the filter's first "
+                                 f"dimension is {w.shape[0]}")
+        if x.is_static and r.is_static:
+            spatial = conv_kernels.conv_transpose_output_shape(
+                x.shape[2:], w.shape[2:], strides=self.strides, pads=self.pads,
+                dilations=self.dilations, output_padding=extra)
+            expected = (x.shape[0], m, *spatial)
+            if r.shape != expected:
+                raise op_error(self, f"result shape {r.shape} should be {expected}")
+        check_bias(self, self.bias, m)
+        check_requant(self, self.multiplier, self.shift, m)
+        check_zp(self, x, self.input_zp, "input")
+        check_zp(self, r, self.output_zp, "output")
+
+    def compute(self, x, w, b=None):
+        return ik.deconv2d(x, w, b, input_zp=self.input_zp, multiplier=self.multiplier,
+                           shift=self.shift, output_zp=self.output_zp,
+                           dtype=self.output.type.scalar, strides=self.strides,
+                           pads=self.pads, dilations=self.dilations,
+                           output_padding=self.output_padding, do_relu=self.do_relu)
 
 
 class MatmulOp(OpDef):
@@ -171,4 +224,4 @@ class AvgPoolOp(OpDef):
                            dtype=self.output.type.scalar)
 
 
-__all__ = ["AvgPoolOp", "Conv2dOp", "MatmulOp", "MaxPoolOp"]
+__all__ = ["AvgPoolOp", "Conv2dOp", "Deconv2dOp", "MatmulOp", "MaxPoolOp"]

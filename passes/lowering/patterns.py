@@ -57,6 +57,23 @@ def _conv(L, op: Operation) -> Value | None:
     return L.insert(op, "npu.conv2d", operands, out, attrs, op.loc)
 
 
+def _deconv(L, op: Operation) -> Value | None:
+    """A transposed conv of group 1: weights per output channel (the filter's axis 1)."""
+    x, w_val, b_val = op.operands[0], op.operands[1], op.bias
+    w = L.const(w_val)
+    if w is None or w.ndim != 4 or op.group != 1 or not L.act_in(x) or x.type.rank != 4:
+        return None
+    b = L.const(b_val) if b_val is not None else None
+    if b_val is not None and b is None:
+        return None
+    operands, out, m, s = _weighted(L, op, x, w, 1, b, f"{op.loc}_filter_q")
+    attrs = {"strides": tuple(op.strides), "pads": tuple(op.pads),
+             "dilations": tuple(op.dilations), "output_padding": tuple(op.output_padding),
+             "input_zp": _el(operands[0]).zp, "multiplier": m, "shift": s,
+             "output_zp": out.element.zp}
+    return L.insert(op, "npu.deconv2d", operands, out, attrs, op.loc)
+
+
 def _matmul_like(L, op: Operation, x: Value, w: np.ndarray, b: np.ndarray | None
                  ) -> Value | None:
     """x (..., K) @ w (K, N) + b (N,)."""
@@ -255,7 +272,7 @@ def _resize(L, op: Operation) -> Value | None:
 
 
 PATTERNS: dict[str, Callable] = {
-    "top.conv": _conv, "top.matmul": _matmul, "top.gemm": _gemm, "top.add": _add,
+    "top.conv": _conv, "top.conv_transpose": _deconv, "top.matmul": _matmul, "top.gemm": _gemm, "top.add": _add,
     "top.mul": _mul,
     "top.concat": _concat, "top.max_pool": _max_pool, "top.average_pool": _average_pool,
     "top.global_average_pool": _global_average_pool, "top.resize": _resize,

@@ -40,6 +40,22 @@ func.func @short_table(%x: tensor<4xi8>) -> tensor<4xi8> {
 
 // -----
 
+func.func @deconv_shape(%x: tensor<1x4x3x3xi8>, %w: tensor<4x2x2x2xi8>) -> tensor<1x2x5x5xi8> {
+  // CHECK: 'npu.deconv2d' op (line [[# @LINE + 1]]): result shape (1, 2, 5, 5) should be (1, 2, 6, 6)
+  %0 = npu.deconv2d %x, %w {strides = [2, 2], pads = [0, 0, 0, 0], dilations = [1, 1], output_padding = [0, 0], multiplier = [1073741824], shift = [0]} : (tensor<1x4x3x3xi8>, tensor<4x2x2x2xi8>) -> tensor<1x2x5x5xi8>
+  return %0 : tensor<1x2x5x5xi8>
+}
+
+// -----
+
+func.func @deconv_channels(%x: tensor<1x3x3x3xi8>, %w: tensor<4x2x2x2xi8>) -> tensor<1x2x6x6xi8> {
+  // CHECK: 'npu.deconv2d' op (line [[# @LINE + 1]]): input has 3 channels but the filter's first dimension is 4
+  %0 = npu.deconv2d %x, %w {strides = [2, 2], pads = [0, 0, 0, 0], dilations = [1, 1], output_padding = [0, 0], multiplier = [1073741824], shift = [0]} : (tensor<1x3x3x3xi8>, tensor<4x2x2x2xi8>) -> tensor<1x2x6x6xi8>
+  return %0 : tensor<1x2x6x6xi8>
+}
+
+// -----
+
 func.func @conv_shape(%x: tensor<1x4x6x6xi8>, %w: tensor<8x4x3x3xi8>) -> tensor<1x8x6x6xi8> {
   // CHECK: 'npu.conv2d' op (line [[# @LINE + 1]]): result shape (1, 8, 6, 6) should be (1, 8, 4, 4)
   %0 = npu.conv2d %x, %w {strides = [1, 1], pads = [0, 0, 0, 0], dilations = [1, 1], multiplier = [1073741824], shift = [0]} : (tensor<1x4x6x6xi8>, tensor<8x4x3x3xi8>) -> tensor<1x8x6x6xi8>

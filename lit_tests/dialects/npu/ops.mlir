@@ -37,3 +37,12 @@ func.func @main(%x: tensor<1x4x6x6xf32>, %b: tensor<1x8x3x3x!quant.uniform<u8:f3
   %f = npu.cast %o2 : (tensor<1x8x3x3x!quant.uniform<i8:f32, 0.1>>) -> tensor<1x8x3x3xf32>
   return %f : tensor<1x8x3x3xf32>
 }
+
+// CHECK-LABEL: func.func @deconv
+func.func @deconv(%x: tensor<1x4x3x3x!quant.uniform<u8:f32, 0.05:128>>) -> tensor<1x2x6x6x!quant.uniform<i8:f32, 0.1>> {
+  %w = top.constant {value = dense<3> : tensor<4x2x2x2xi8>} : tensor<4x2x2x2xi8>
+  %bias = top.constant {value = dense<-7> : tensor<2xi32>} : tensor<2xi32>
+  // CHECK: npu.deconv2d %x, %w, %bias {strides = [2, 2], pads = [0, 0, 0, 0], dilations = [1, 1], output_padding = [0, 0], input_zp = 128, multiplier = [1073741824, 1073741824], shift = [4, 5]}
+  %y = npu.deconv2d %x, %w, %bias {strides = [2, 2], pads = [0, 0, 0, 0], dilations = [1, 1], output_padding = [0, 0], input_zp = 128, multiplier = [1073741824, 1073741824], shift = [4, 5]} : (tensor<1x4x3x3x!quant.uniform<u8:f32, 0.05:128>>, tensor<4x2x2x2xi8>, tensor<2xi32>) -> tensor<1x2x6x6x!quant.uniform<i8:f32, 0.1>>
+  return %y : tensor<1x2x6x6x!quant.uniform<i8:f32, 0.1>>
+}
