@@ -12,7 +12,8 @@ has 16-bit activations) so does a value only table lookups or float layers read:
 npu writes it at 16 bits. The function's arguments are annotated too. Ops that only move or
 select values (reshape, transpose, slice, concat of tensors with one range, max pooling,
 identity-like casts) pass their input's range on to a result the table does not name, so no
-requantization is needed across them. Tensors the table does not name (exact shape/mask
+requantization is needed across them; one the table names gets its own range clipped to its
+input's (a max pool's percentile threshold lies above its input's, which already bounds it). Tensors the table does not name (exact shape/mask
 computations, constants) keep their float type.
 
 A table written for another model is an error naming its first unknown layer; a relative
@@ -87,6 +88,18 @@ class ImportCalibration(Pass):
             _annotate(func, table, bounds)
 
 
+def _within_input(op, own: tuple[float, float]) -> tuple[float, float]:
+    """The range of a range-preserving op's result, clipped to its input's: its values are
+    input values, which the device already clipped to the input's range. A max pool's own
+    threshold is larger (the pool keeps the upper tail); keeping it cost a requantization
+    to a coarser scale, a rounding with nothing gained."""
+    rng = _range_of(op.operands[0]) if op.name in RANGE_PRESERVING and op.operands else None
+    if rng is None:
+        return own
+    lo, hi = max(own[0], rng[0]), min(own[1], rng[1])
+    return (lo, hi) if lo < hi else own
+
+
 def _annotate(func, table, bounds) -> None:
     from ..compiler.interpreter import input_names
 
@@ -95,7 +108,7 @@ def _annotate(func, table, bounds) -> None:
             _calibrated(arg, *bounds(name))
     for op in func.body:
         if op.loc in table and len(op.results) == 1:
-            _calibrated(op.results[0], *bounds(op.loc, op))
+            _calibrated(op.results[0], *_within_input(op, bounds(op.loc, op)))
         elif op.name in RANGE_PRESERVING and op.operands and len(op.results) == 1:
             rng = _range_of(op.operands[0])
             if rng is not None:

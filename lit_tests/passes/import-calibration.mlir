@@ -27,9 +27,10 @@ func.func @main(%x: tensor<1x1x4x4xf32>) -> tensor<1x32xf32> {
 }
 
 // A pool and a gemm whose results have their own ranges still verify (the verifiers compare
-// the expressed element types, not the ranges).
+// the expressed element types, not the ranges). The pool's own range [0, 5] is clipped to
+// its input's [-2, 2]: it only selects input values, which the device clipped at 2.
 // SYM-LABEL: func.func @own_ranges
-// SYM: top.max_pool {{.+}} -> tensor<1x2x2x2x!quant.calibrated<f32<0.0:5.0>>> loc("pool")
+// SYM: top.max_pool {{.+}} -> tensor<1x2x2x2x!quant.calibrated<f32<0.0:2.0>>> loc("pool")
 // SYM: top.gemm {{.+}} -> tensor<1x2x!quant.calibrated<f32<-3.0:3.0>>> loc("fc")
 func.func @own_ranges(%x: tensor<1x2x4x4xf32>, %a: tensor<1x8xf32>) -> (tensor<1x2x2x2xf32>, tensor<1x2xf32>) {
   %p = top.max_pool %x {kernel_shape = [2, 2], strides = [2, 2], pads = [0, 0, 0, 0], dilations = [1, 1]} : (tensor<1x2x4x4xf32>) -> tensor<1x2x2x2xf32> loc("pool")
