@@ -359,6 +359,8 @@ class _Lowering:
             for user, index in users:
                 user.set_operand(index, out)
             self.rounded[id(out)] = half
+            if id(r) in self.ranges:  # an integer reader quantizes the rounded value (it
+                self.ranges[id(out)] = self.ranges[id(r)]  # stayed float without a range)
 
     def _round_trip(self, v: Value, anchor: Operation, half: ScalarType, before: bool
                     ) -> Value:
