@@ -45,6 +45,19 @@ def read_module_text(text: str, source: str, base_dir: Path) -> Module:
     return module
 
 
+def referenced_weights(module: Module) -> set[str]:
+    """The weights some op attribute names by symbol: `top.weight @w`, and an op's
+    `kiln.rounded_weight @w` (calibration's integer choice beside the float weight)."""
+    from .attributes import SymbolRef
+
+    names: set[str] = set()
+    for op in module.walk():
+        for value in op.attributes.values():
+            if isinstance(value, SymbolRef):
+                names.add(value.name)
+    return {n for n in names if n in module.weights}
+
+
 def relocate_weights(module: Module, out_path: Path) -> None:
     """Point `kiln.weights` at the weights, relative to where the module will be written;
     when passes changed the weights, write them beside it as `<stem>_weights.npz`."""
@@ -54,7 +67,7 @@ def relocate_weights(module: Module, out_path: Path) -> None:
     out_dir = out_path.parent
     if store.dirty or store.path is None:
         target = out_dir / f"{out_path.stem}_weights.npz"
-        used = {op.attributes["ref"].name for op in module.walk() if op.name == "top.weight"}
+        used = referenced_weights(module)
         store.save(target, used)
         store.path, store.dirty = target, False
     module.attributes[WEIGHTS_ATTR] = os.path.relpath(store.path, out_dir)

@@ -106,6 +106,10 @@ def reads_wide(v: Value, default_mode: str = "INT8") -> bool:
                                or _takes_wide(u, v) for u in users)
 
 
+# run_calibration's output-aware rounding of a conv / matmul weight, on the target's grid
+ROUNDED_WEIGHT_ATTR = "kiln.rounded_weight"
+
+
 def _calibrated(v: Value | None) -> bool:
     return v is not None and isinstance(v.type, TensorType) and \
         isinstance(v.type.element, CalibratedType)
@@ -128,6 +132,7 @@ class _Lowering:
         self.notes: list[str] = []            # decisions a user should read (rules applied)
         self.rounded: dict[int, ScalarType] = {}  # id(value) -> half type it already fits
         self.concat_bits: dict[int, int | None] = {}  # id(concat) -> its width (None: float)
+        self.rounded_weights: dict[int, np.ndarray] = {}  # id(op) -> calibration's rounding
         if module.weights is None:
             module.weights = WeightStore()
 
@@ -244,6 +249,7 @@ class _Lowering:
                     elif id(v) in self.produced:
                         op.set_operand(i, self.produced[id(v)])
                 continue
+            self._take_rounded_weight(op)
             new = self.lower(op) if mode_bits(self.mode(op)) and \
                 all(_calibrated(r) for r in op.results) else None
             if new is not None:
@@ -389,6 +395,19 @@ class _Lowering:
 
     def const(self, v: Value | None) -> np.ndarray | None:
         return const_array(v, self.module)
+
+    def _take_rounded_weight(self, op: Operation) -> None:
+        """Remove `kiln.rounded_weight` (run_calibration --weight_rounding output: the
+        weight on the target's grid, chosen for the layer's output) from `op`, keeping the
+        array for an integer lowering; a layer left float keeps its float weight."""
+        ref = op.attributes.pop(ROUNDED_WEIGHT_ATTR, None)
+        if ref is not None:
+            self.rounded_weights[id(op)] = self.module.weights.get(ref.name)
+
+    def weight_array(self, op: Operation) -> np.ndarray | None:
+        """The weight operand (1) of a conv / matmul as its integer form should round it."""
+        rounded = self.rounded_weights.get(id(op))
+        return rounded if rounded is not None else self.const(op.operands[1])
 
     def note(self, op: Operation, text: str) -> None:
         """Record a rule the lowering applied (on the op as `kiln.note`, and for the tool)."""

@@ -6,7 +6,8 @@ quantization, TPU-MLIR style.
         [--cali_method percentile9999|kl|mse|max|aciq_gauss|aciq_laplace]
         [--histogram_bin_num 2048] [--score_branch max|method]
         [--search search_threshold] [--inference_num 30]
-        [--tune_num N] [--we] [--bc] [--bc_inference_num 30] [--processor TARGET]
+        [--tune_num N] [--we] [--weight_rounding output|nearest] [--weight_rounding_num 16] [--bc]
+        [--bc_inference_num 30] [--processor TARGET]
         [--seed 0] [--debug_log] [--quant_config CFG.json]
 
 Every sample runs once through the float model in kiln's interpreter; each activation updates
@@ -17,6 +18,12 @@ Layers that compute shapes, indices or masks are found from the graph, never get
 and are listed in the qtable's shape-layers section. The layers that only compute a
 detector's sigmoid class scores or a classifier's softmax logits (score branches, found from
 the graph) keep their max |x| unless `--score_branch method`: their rare peaks are the answer.
+
+Weights: by default (`--weight_rounding output`) each conv / matmul weight is rounded on the
+target's grid to minimize its layer's output error on the float inputs of
+--weight_rounding_num samples (calibration/weight_rounding.py); the new weights are written
+beside the table (NAME_cali_table.mlir and its weights, which the table names and
+model_deploy deploys), as with --we / --bc. `--weight_rounding nearest` leaves the IR alone.
 
 `--quant_config` (docs/quant-config.md) is checked against the model and the target; when its
 `fake_quant` is "weights" or "activations", the int8 simulation with only that side
@@ -81,6 +88,13 @@ def build_arg_parser() -> ArgParser:
                     help="samples the search compares outputs on")
     ap.add_argument("--tune_num", type=int, help="same as --inference_num (TPU-MLIR name)")
     ap.add_argument("--we", action="store_true", help="cross-layer weight equalization")
+    ap.add_argument("--weight_rounding", choices=("output", "nearest"), default="output",
+                    help="output: conv / matmul weights rounded on the target's grid to "
+                         "minimize each layer's output error on its float inputs (GPTQ-style; "
+                         "writes new weights beside the table); nearest: model_deploy rounds "
+                         "them to the nearest grid point")
+    ap.add_argument("--weight_rounding_num", type=int, default=16,
+                    help="samples whose layer inputs --weight_rounding output uses")
     ap.add_argument("--bc", action="store_true", help="bias correction")
     ap.add_argument("--bc_inference_num", type=int, default=30)
     ap.add_argument("--processor", "--target", dest="processor", default="int8-sym",
@@ -236,6 +250,8 @@ def main(argv: list[str]) -> int:
         raise UsageError("--histogram_bin_num must be at least 16")
     if args.input_num is not None and args.input_num < 1:
         raise UsageError("--input_num must be at least 1")
+    if args.weight_rounding_num < 1:
+        raise UsageError("--weight_rounding_num must be at least 1")
     bits = load_target(args.processor).default_activation_bits
     table_path, qtable_path = _default_paths(args)
     if not Path(args.mlir).is_file():
@@ -268,6 +284,16 @@ def main(argv: list[str]) -> int:
                            input_num=args.input_num, seed=args.seed)
     for line in [*dataset.warnings, *dataset.notes]:
         _log(line)
+    if args.weight_rounding == "output":
+        from ..calibration.weight_rounding import round_weights
+        from ..passes.lowering.scheme import QScheme
+
+        t0 = time.perf_counter()
+        rounded = round_weights(module, dataset.take(args.weight_rounding_num),
+                                QScheme.of(load_target(args.processor)), seed=args.seed)
+        _log(f"weight rounding: {len(rounded)} layer(s) rounded on their inputs in "
+             f"{time.perf_counter() - t0:.1f} s")
+        replacement = replacement or bool(rounded)
     collector = collect_statistics(module, dataset, skip, args.histogram_bin_num)
     _log(f"statistics of {len(collector)} tensor(s) from {len(dataset)} sample(s) in "
          f"{time.perf_counter() - start:.1f} s")
@@ -297,6 +323,9 @@ def main(argv: list[str]) -> int:
         from ..passes.dce import eliminate_dead_code
         eliminate_dead_code(func)
         new_mlir = table_path.with_name(table_path.name + ".mlir")
+        # always beside it: a search may have written the module to a temporary folder,
+        # which its weights would otherwise still point to
+        module.weights.dirty = True
         write_module(module, new_mlir)
         table.mlir = new_mlir.name
         table.weights = new_mlir.with_name(new_mlir.stem + "_weights.npz").name

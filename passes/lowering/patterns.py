@@ -42,8 +42,8 @@ def _weighted(L, op: Operation, x: Value, w: np.ndarray, axis: int, b: np.ndarra
 
 
 def _conv(L, op: Operation) -> Value | None:
-    x, w_val, b_val = op.operands[0], op.operands[1], op.bias
-    w = L.const(w_val)
+    x, b_val = op.operands[0], op.bias
+    w = L.weight_array(op)
     if w is None or w.ndim != 4 or not L.act_in(x) or x.type.rank != 4:
         return None
     b = L.const(b_val) if b_val is not None else None
@@ -59,8 +59,8 @@ def _conv(L, op: Operation) -> Value | None:
 
 def _deconv(L, op: Operation) -> Value | None:
     """A transposed conv of group 1: weights per output channel (the filter's axis 1)."""
-    x, w_val, b_val = op.operands[0], op.operands[1], op.bias
-    w = L.const(w_val)
+    x, b_val = op.operands[0], op.bias
+    w = L.const(op.operands[1])
     if w is None or w.ndim != 4 or op.group != 1 or not L.act_in(x) or x.type.rank != 4:
         return None
     b = L.const(b_val) if b_val is not None else None
@@ -84,7 +84,7 @@ def _matmul_like(L, op: Operation, x: Value, w: np.ndarray, b: np.ndarray | None
 
 
 def _matmul(L, op: Operation) -> Value | None:
-    w = L.const(op.rhs)
+    w = L.weight_array(op)
     if w is None or w.ndim != 2 or not L.act_in(op.lhs) or op.lhs.type.rank < 1:
         return None
     return _matmul_like(L, op, op.lhs, w, None)

@@ -348,7 +348,7 @@ def test_run_calibration_logs_the_fake_quant_cosine(side, tiny, tmp_path, capsys
     config = write(tmp_path / "c.json", {"fake_quant": side})
     code, _, err = cli(run_calibration.run, [tiny["mlir"], "--dataset", tiny["images"],
                                              "--inference_num", "4", "-o",
-                                             tmp_path / "t_cali_table", "--quant_config",
+                                             tmp_path / "tiny_cali_table", "--quant_config",
                                              config], capsys)
     assert code == 0, err
     line = next(x for x in err.splitlines() if "fake quant" in x)
@@ -356,8 +356,11 @@ def test_run_calibration_logs_the_fake_quant_cosine(side, tiny, tmp_path, capsys
     one = float(line.split("output cosine ")[1].split()[0])
     both = float(line.split("both sides: ")[1].split(")")[0])
     assert 0.99 < both < one <= 1.0
-    # the table does not depend on the config
-    assert (tmp_path / "t_cali_table").read_bytes() == tiny["table"].read_bytes()
+    # the table (which names the IR of the rounded weights beside it) and those weights do
+    # not depend on the config
+    assert (tmp_path / "tiny_cali_table").read_bytes() == tiny["table"].read_bytes()
+    for name in ("tiny_cali_table.mlir", "tiny_cali_table_weights.npz"):
+        assert (tmp_path / name).read_bytes() == (tiny["root"] / name).read_bytes()
 
 
 def test_run_calibration_checks_the_config(tiny, tmp_path, capsys):

@@ -114,7 +114,7 @@ def test_search_threshold_judges_each_method_on_the_lowered_model(tiny, tmp_path
     module = read_module(tiny / "tiny.mlir")
     samples = list(load_dataset(module.main, dataset=str(tiny / "imgs"), input_num=8,
                                 seed=0).take(4))
-    ev = Evaluator(tiny / "tiny.mlir", load_target("int8-sym"), samples)
+    ev = Evaluator(kept.replacement_files(out)[0], load_target("int8-sym"), samples)
     assert ev.score(kept, {}) == pytest.approx(scores[kept.method], abs=1e-6)
 
 
@@ -222,14 +222,16 @@ def test_score_branch_keeps_its_max_unless_asked(tmp_path, capsys):
     mlir = tmp_path / "head.mlir"
     mlir.write_text(print_module(cases))
     rng = np.random.default_rng(0)
+    data = tmp_path / "data"  # not the output folder: the rounded weights are an npz too
+    data.mkdir()
     for i in range(6):
         x = rng.standard_normal((1, 2, 4, 4)).astype(np.float32)
         x[0, :, i % 4, 1] = 40.0  # a rare peak: an object
-        np.save(tmp_path / f"s{i}.npy", x)
+        np.save(data / f"s{i}.npy", x)
     rows = {}
     for mode in ("max", "method"):
         out = tmp_path / f"{mode}_cali_table"
-        code, _, err = calibrate(capsys, mlir, "--dataset", tmp_path, "--cali_method", "aciq_gauss",
+        code, _, err = calibrate(capsys, mlir, "--dataset", data, "--cali_method", "aciq_gauss",
                                  "--score_branch", mode, "-o", out)
         assert code == 0, err
         assert ("score branches: 3 tensor(s) keep their max" in err) == (mode == "max")
@@ -240,3 +242,70 @@ def test_score_branch_keeps_its_max_unless_asked(tmp_path, capsys):
         assert rows["method"][name].threshold < e.threshold
     for name in ("neck", "box"):  # shared or box layers keep the method's threshold
         assert rows["max"][name].threshold == rows["method"][name].threshold
+
+
+def test_weights_are_rounded_on_the_grid_by_default(tiny, tmp_path, capsys):
+    """The default names output-aware rounded weights on each conv of an IR written beside
+    the table (its float weights stay); model_deploy's integer convs get exactly those
+    integers, a conv the qtable leaves F16 its float weight; `--weight_rounding nearest`
+    writes no IR."""
+    from kiln import dialects  # noqa: F401
+    from kiln.compiler.target import load_target
+    from kiln.passes.lower_to_npu import ROUNDED_WEIGHT_ATTR
+    from kiln.passes.lowering.scheme import QScheme
+    from kiln.tools import model_deploy
+
+    before = snapshot(tiny)
+    out = tmp_path / "r_cali_table"
+    code, _, err = calibrate(capsys, tiny / "tiny.mlir", "--dataset", tiny / "imgs",
+                             "--input_num", "8", "-o", out)
+    assert code == 0, err
+    assert re.search(r"weight rounding: [1-9][0-9]* layer\(s\) rounded", err)
+    mlir, weights = read_table(out).replacement_files(out)
+    assert mlir.is_file() and weights.is_file()
+    rounded, original = read_module(mlir), read_module(tiny / "tiny.mlir")
+    scheme = QScheme.of(load_target("int8-sym"))
+    convs = [op for op in rounded.walk() if op.name == "top.conv"]
+    chosen = {}
+    for op, old_op in zip(convs, (op for op in original.walk() if op.name == "top.conv")):
+        ref = op.operands[1].owner.attributes["ref"].name
+        np.testing.assert_array_equal(rounded.weights.get(ref), original.weights.get(
+            old_op.operands[1].owner.attributes["ref"].name))  # the float model is kept
+        if ROUNDED_WEIGHT_ATTR in op.attributes:
+            q, _ = scheme.weights(rounded.weights.get(op.attributes[ROUNDED_WEIGHT_ATTR].name),
+                                  0, 8)
+            chosen[op.loc] = (q, scheme.weights(rounded.weights.get(ref), 0, 8)[0])
+    assert chosen and any(np.any(q != near) for q, near in chosen.values())
+    assert snapshot(tiny) == before
+
+    floated = sorted(chosen)[0]
+    qtable = tmp_path / "q"
+    qtable.write_text(f"{floated} F16\n")
+    model = tmp_path / "m.kmodel"
+    code, _, err = cli(model_deploy.run, ["--mlir", tiny / "tiny.mlir", "--quantize", "INT8",
+                                          "--calibration_table", out, "--quantize_table",
+                                          qtable, "--model", model, "--quiet"], capsys)
+    assert code == 0, err
+    low = read_module(model.with_name("m_npu.mlir"))
+    ops = {op.loc: op for op in low.walk() if op.loc}
+    assert ops[floated].name == "top.conv" and ROUNDED_WEIGHT_ATTR not in ops[floated].attributes
+    w = low.weights.get(ops[floated].operands[1].owner.attributes["ref"].name)
+    float_w = rounded.weights.get(
+        next(op for op in convs if op.loc == floated).operands[1].owner.attributes["ref"].name)
+    np.testing.assert_array_equal(w.astype(np.float32),
+                                  float_w.astype(np.float16).astype(np.float32))  # F16
+    for loc, (q, _) in chosen.items():
+        if loc != floated:
+            assert ops[loc].name == "npu.conv2d", (loc, ops[loc].name)
+            filt = ops[loc].operands[1].owner.attributes["ref"].name
+            np.testing.assert_array_equal(low.weights.get(filt), q)
+
+    plain = tmp_path / "n_cali_table"
+    code, _, err = calibrate(capsys, tiny / "tiny.mlir", "--dataset", tiny / "imgs",
+                             "--input_num", "8", "--weight_rounding", "nearest", "-o", plain)
+    assert code == 0, err
+    assert "weight rounding" not in err and read_table(plain).mlir is None
+    assert not plain.with_name(plain.name + ".mlir").exists()
+    code, _, err = calibrate(capsys, tiny / "tiny.mlir", "--dataset", tiny / "imgs",
+                             "--weight_rounding_num", "0", "-o", plain)
+    assert code == 2 and "--weight_rounding_num must be at least 1" in err
