@@ -25,23 +25,13 @@ from ..compiler.interpreter import run_function, tensor_name
 from ..compiler.ir import Module, Operation
 from ..compiler.types import TensorType, scalar_type_of
 from ..kernels import conv as conv_kernels
+from ..passes.fusion.match import const_array
 from .simulate import fake_quant_per_channel
 
 
 def _channel_mean(array: np.ndarray) -> np.ndarray:
     axes = tuple(i for i in range(array.ndim) if i != 1)
     return array.astype(np.float64).mean(axis=axes)
-
-
-def _weight(module: Module, conv: Operation) -> np.ndarray | None:
-    src = conv.operands[1].owner
-    if src is None:
-        return None
-    if src.name == "top.weight":
-        return module.weights.get(src.attributes["ref"].name)
-    if src.name == "top.constant":
-        return src.attributes["value"].array
-    return None
 
 
 def correct_biases(module: Module, samples: Iterable[Mapping[str, np.ndarray]], *,
@@ -52,7 +42,7 @@ def correct_biases(module: Module, samples: Iterable[Mapping[str, np.ndarray]], 
     for op in module.walk():
         if op.name != "top.conv" or not op.loc:
             continue
-        w = _weight(module, op)
+        w = const_array(op.operands[1], module)
         name = tensor_name(op.operands[0], func)
         if w is not None and name is not None:
             error = w.astype(np.float64) - fake_quant_per_channel(w, 0, weight_bits)

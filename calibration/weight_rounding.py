@@ -30,6 +30,7 @@ from ..compiler.attributes import SymbolRef
 from ..compiler.interpreter import run_function, tensor_name
 from ..compiler.ir import Module, Operation
 from ..compiler.weights import WeightStore
+from ..passes.fusion.match import const_array
 from ..passes.lower_to_npu import ROUNDED_WEIGHT_ATTR
 from ..passes.lowering.scheme import QScheme
 
@@ -49,17 +50,6 @@ class _Layer:
     rows: np.ndarray             # (groups, M/groups, K): output channels x input columns
     hessian: np.ndarray          # (groups, K, K) accumulated x x^T, one per group
     count: int = 0
-
-
-def _const_weight(module: Module, value) -> np.ndarray | None:
-    src = value.owner
-    if src is None:
-        return None
-    if src.name == "top.weight":
-        return module.weights.get(src.attributes["ref"].name)
-    if src.name == "top.constant":
-        return src.attributes["value"].array
-    return None
 
 
 def _rows(op: Operation, w: np.ndarray) -> np.ndarray | None:
@@ -110,7 +100,7 @@ def _layers(module: Module) -> list[_Layer]:
     for op in module.walk():
         if op.name not in ("top.conv", "top.matmul") or not op.loc or len(op.operands) < 2:
             continue
-        w = _const_weight(module, op.operands[1])
+        w = const_array(op.operands[1], module)
         name = tensor_name(op.operands[0], func)
         rows = None if w is None else _rows(op, w)
         if rows is None or name is None or not op.results[0].type.is_static:
@@ -191,7 +181,7 @@ def _rounded(layer: _Layer, scheme: QScheme, bits: int, qmax: int) -> np.ndarray
     op, w = layer.op, layer.weight
     axis = 0 if op.name == "top.conv" else 1
     _, scales = scheme.weights(w, axis, bits)
-    g, m, k = layer.rows.shape
+    g, m, _ = layer.rows.shape
     per_row = scales.reshape(g, m)
     if m == 1:  # depthwise: one row per group, all groups at once with their own H
         rows = layer.rows[:, 0]

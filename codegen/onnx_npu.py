@@ -252,7 +252,8 @@ def lut(g: Graph, op: Operation) -> None:
 
 
 EMITTERS: dict[str, Callable[[Graph, Operation], None]] = {
-    "npu.conv2d": conv2d, "npu.deconv2d": deconv2d, "npu.matmul": matmul, "npu.add": add, "npu.mul": mul,
+    "npu.conv2d": conv2d, "npu.deconv2d": deconv2d, "npu.matmul": matmul, "npu.add": add,
+    "npu.mul": mul,
     "npu.concat": concat,
     "npu.max_pool": max_pool, "npu.avg_pool": avg_pool, "npu.requant": requant,
     "npu.cast": cast, "npu.lut": lut,

@@ -13,8 +13,9 @@ npu writes it at 16 bits. The function's arguments are annotated too. Ops that o
 select values (reshape, transpose, slice, concat of tensors with one range, max pooling,
 identity-like casts) pass their input's range on to a result the table does not name, so no
 requantization is needed across them; one the table names gets its own range clipped to its
-input's (a max pool's percentile threshold lies above its input's, which already bounds it). Tensors the table does not name (exact shape/mask
-computations, constants) keep their float type.
+input's (a max pool's percentile threshold lies above its input's, which already bounds
+it). Tensors the table does not name (exact shape/mask computations, constants) keep their
+float type.
 
 A table written for another model is an error naming its first unknown layer; a relative
 table path is relative to the working directory.

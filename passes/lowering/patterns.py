@@ -272,7 +272,8 @@ def _resize(L, op: Operation) -> Value | None:
 
 
 PATTERNS: dict[str, Callable] = {
-    "top.conv": _conv, "top.conv_transpose": _deconv, "top.matmul": _matmul, "top.gemm": _gemm, "top.add": _add,
+    "top.conv": _conv, "top.conv_transpose": _deconv, "top.matmul": _matmul, "top.gemm": _gemm,
+    "top.add": _add,
     "top.mul": _mul,
     "top.concat": _concat, "top.max_pool": _max_pool, "top.average_pool": _average_pool,
     "top.global_average_pool": _global_average_pool, "top.resize": _resize,

@@ -1,8 +1,8 @@
 """kiln.calibration.weight_rounding: output-aware rounding on the target's grid. The
 rounding lowers the output error E||x (W - Q)||^2 below nearest rounding on held-out inputs,
 keeps each channel's scale (the lowering finds the chosen integers exactly, also with
-power-of-two scales) and the float weight beside it, handles grouped and depthwise convs and matmuls, and leaves layers
-with too few input rows alone."""
+power-of-two scales) and the float weight beside it, handles grouped and depthwise convs
+and matmuls, and leaves layers with too few input rows alone."""
 
 from __future__ import annotations
 

@@ -58,11 +58,15 @@ def _case(group: int) -> tuple[str, np.ndarray, np.ndarray]:
 
     t_in = f"tensor<1x{cin}x4x4x!quant.calibrated<f32<-2.0:2.0>>>"
     t_out = f"tensor<1x{m}x8x8x!quant.calibrated<f32<-3.0:3.0>>>"
+    t_w = f"tensor<{'x'.join(map(str, w.shape))}xf32>"
+    t_b = f"tensor<{b.shape[0]}xf32>"
+    attrs = ("strides = [2, 2], pads = [0, 0, 0, 0], dilations = [1, 1], "
+             f"output_padding = [0, 0], group = {group}")
     text = f"""
 func.func @main(%x: {t_in}) -> {t_out} {{
-  %w = top.constant {{value = dense<{dense(w)}> : tensor<{'x'.join(map(str, w.shape))}xf32>}} : tensor<{'x'.join(map(str, w.shape))}xf32>
-  %b = top.constant {{value = dense<{dense(b)}> : tensor<{b.shape[0]}xf32>}} : tensor<{b.shape[0]}xf32>
-  %y = top.conv_transpose %x, %w, %b {{strides = [2, 2], pads = [0, 0, 0, 0], dilations = [1, 1], output_padding = [0, 0], group = {group}}} : ({t_in}, tensor<{'x'.join(map(str, w.shape))}xf32>, tensor<{b.shape[0]}xf32>) -> {t_out} loc("up")
+  %w = top.constant {{value = dense<{dense(w)}> : {t_w}}} : {t_w}
+  %b = top.constant {{value = dense<{dense(b)}> : {t_b}}} : {t_b}
+  %y = top.conv_transpose %x, %w, %b {{{attrs}}} : ({t_in}, {t_w}, {t_b}) -> {t_out} loc("up")
   return %y : {t_out}
 }}
 """
