@@ -21,9 +21,9 @@
    than the 16 worst-ranked layers do. So runs of `max_float_layers` consecutive quantized
    layers (program order, half-overlapping) are each moved to the mode alone on the
    inference samples; the best run's layers, in program order, then the others by their
-   own loss, are
-   a second order for the same smallest-k choice, and the better result is kept (the goal
-   reached with fewer layers, else the higher similarity).
+   own loss, are a second order for the same smallest-k choice, and the better result is
+   kept (the goal reached with fewer layers, else the higher similarity). The runs are
+   ranked once, in the first mode that needs them, and the best one reused in the next.
 Every evaluation is logged, so the log explains the qtable.
 """
 
@@ -157,6 +157,7 @@ def search_qtable(ev: Evaluator, tune: Evaluator, table: CalibrationTable,
         int8_cos = ev.score(table, {})
         say(f"all INT8 with the tuned thresholds: output similarity {int8_cos:.6f}")
     best = ({}, int8_cos)
+    region = None
     if int8_cos < expected_cos:
         order = [r.name for r in losses]
         for i, mode in enumerate(mix_modes):
@@ -169,8 +170,14 @@ def search_qtable(ev: Evaluator, tune: Evaluator, table: CalibrationTable,
                 continue
             got = _smallest_k(ev, table, order, mode, expected_cos, max_float_layers, say)
             if got[1] < expected_cos:
-                region = _best_region(ev, table, _program_order(ev.module, order), mode,
-                                      max_float_layers, say)
+                # the regions are ranked once, in the first mode that needs them: the run
+                # that decides the output in INT16 decides it in F16 too (YOLOv8n: the stem
+                # in both), and ranking again cost 16 evaluations (50 s)
+                if region is None:
+                    region = _best_region(ev, table, _program_order(ev.module, order),
+                                          mode, max_float_layers, say)
+                else:
+                    say(f"  the best region found before, now in {mode}")
                 rest = [n for n in order if n not in set(region)]
                 other = _smallest_k(ev, table, region + rest, mode, expected_cos,
                                     max_float_layers, say)

@@ -93,3 +93,27 @@ module @m {
 }""")
     got = sq.layer_losses(module, {"a": 0.99, "r": 0.98, "b": 0.97}, {"a", "r", "b"})
     assert [r.name for r in got] == ["a", "b"]
+
+
+class HalfInInt16(StandIn):
+    """INT16 recovers half of what F16 does."""
+
+    def similarity(self, lowered) -> float:
+        self.runs += 1
+        return 0.9 + sum(GAIN.get(n, 0.0) * (0.5 if m == "INT16" else 1.0)
+                         for n, m in lowered.items())
+
+
+def test_regions_are_ranked_once_for_two_modes(monkeypatch):
+    # INT16 could reach 0.9405 everywhere (0.941) but not with 2 layers (the stem: 0.94):
+    # it ranks the runs; F16 reuses the best run and reaches the goal with it
+    monkeypatch.setattr(sq, "quantized_layers", lambda lowered: set(NAMES))
+    ev = HalfInInt16()
+    got = sq.search_qtable(ev, ev, CalibrationTable(), {"percentile9999": {}},
+                           expected_cos=0.9405, max_float_layers=2,
+                           mix_modes=["INT16", "F16"])
+    assert sum("regions of" in line for line in got.log) == 1
+    assert any("regions of 2 consecutive layer(s) in INT16" in line for line in got.log)
+    assert any("the best region found before, now in F16" in line for line in got.log)
+    assert got.modes == {"l0": "F16", "l1": "F16"}
+    assert got.mixed_cos == pytest.approx(0.98)
