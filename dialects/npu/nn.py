@@ -35,6 +35,26 @@ def _check_shape(op: OpDef, x: TensorType, r: TensorType, channels: int,
         raise op_error(op, f"result shape {r.shape} should be {expected}")
 
 
+def _operands(op: OpDef, layout: str) -> tuple[TensorType, TensorType, TensorType]:
+    """(input, filter, result) types of a quantized conv-like op, checked as far as the two
+    ops agree: integer input and result, an integer symmetric rank-4 filter."""
+    x = int_tensor(op, op.input, "input")
+    w = op.filter.type
+    if not isinstance(w, TensorType) or w.rank != 4:
+        raise op_error(op, f"filter must be a rank-4 tensor ({layout})")
+    check_weight(op, w)
+    r = int_tensor(op, op.output, "result")
+    _check_window(op, ("strides", "dilations"), 1)
+    return x, w, r
+
+
+def _check_requantized(op: OpDef, x: TensorType, r: TensorType, channels: int) -> None:
+    check_bias(op, op.bias, channels)
+    check_requant(op, op.multiplier, op.shift, channels)
+    check_zp(op, x, op.input_zp, "input")
+    check_zp(op, r, op.output_zp, "output")
+
+
 class Conv2dOp(OpDef):
     """Quantized 2-D conv, NCHW: int8/uint8 input with `input_zp` (padding is the zero point),
     i8 symmetric per-channel filter, optional i32 bias, int32 accumulation, then requantized
@@ -51,13 +71,7 @@ class Conv2dOp(OpDef):
     PURE = True
 
     def verify_(self) -> None:
-        x = int_tensor(self, self.input, "input")
-        w = self.filter.type
-        if not isinstance(w, TensorType) or w.rank != 4:
-            raise op_error(self, "filter must be a rank-4 tensor (M, C / group, KH, KW)")
-        check_weight(self, w)
-        r = int_tensor(self, self.output, "result")
-        _check_window(self, ("strides", "dilations"), 1)
+        x, w, r = _operands(self, "M, C / group, KH, KW")
         m = w.shape[0]
         if self.group < 1 or m % self.group:
             raise op_error(self, f"filter has {m} output channels, not a multiple of group "
@@ -66,10 +80,7 @@ class Conv2dOp(OpDef):
             raise op_error(self, f"input has {x.shape[1]} channels but filter expects "
                                  f"{w.shape[1]} x group {self.group}")
         _check_shape(self, x, r, m, w.shape[2:], self.dilations)
-        check_bias(self, self.bias, m)
-        check_requant(self, self.multiplier, self.shift, m)
-        check_zp(self, x, self.input_zp, "input")
-        check_zp(self, r, self.output_zp, "output")
+        _check_requantized(self, x, r, m)
 
     def compute(self, x, w, b=None):
         return ik.conv2d(x, w, b, input_zp=self.input_zp, multiplier=self.multiplier,
@@ -95,13 +106,7 @@ class Deconv2dOp(OpDef):
     PURE = True
 
     def verify_(self) -> None:
-        x = int_tensor(self, self.input, "input")
-        w = self.filter.type
-        if not isinstance(w, TensorType) or w.rank != 4:
-            raise op_error(self, "filter must be a rank-4 tensor (C, M, KH, KW)")
-        check_weight(self, w)
-        r = int_tensor(self, self.output, "result")
-        _check_window(self, ("strides", "dilations"), 1)
+        x, w, r = _operands(self, "C, M, KH, KW")
         extra = self.output_padding
         if len(extra) != 2 or any(p < 0 for p in extra):
             raise op_error(self, f"'output_padding' needs 2 values >= 0, got {list(extra)}")
@@ -119,10 +124,7 @@ class Deconv2dOp(OpDef):
             expected = (x.shape[0], m, *spatial)
             if r.shape != expected:
                 raise op_error(self, f"result shape {r.shape} should be {expected}")
-        check_bias(self, self.bias, m)
-        check_requant(self, self.multiplier, self.shift, m)
-        check_zp(self, x, self.input_zp, "input")
-        check_zp(self, r, self.output_zp, "output")
+        _check_requantized(self, x, r, m)
 
     def compute(self, x, w, b=None):
         return ik.deconv2d(x, w, b, input_zp=self.input_zp, multiplier=self.multiplier,

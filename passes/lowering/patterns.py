@@ -41,37 +41,40 @@ def _weighted(L, op: Operation, x: Value, w: np.ndarray, axis: int, b: np.ndarra
     return operands, out, m, s
 
 
-def _conv(L, op: Operation) -> Value | None:
+def _filtered(L, op: Operation, w: np.ndarray | None, axis: int):
+    """(operands, result type, multipliers, shifts) of a conv-like op whose filter `w` has
+    its output channels on `axis`, or None when the filter or bias is not constant."""
     x, b_val = op.operands[0], op.bias
-    w = L.weight_array(op)
     if w is None or w.ndim != 4 or not L.act_in(x) or x.type.rank != 4:
         return None
     b = L.const(b_val) if b_val is not None else None
     if b_val is not None and b is None:
         return None
-    operands, out, m, s = _weighted(L, op, x, w, 0, b, f"{op.loc}_filter_q")
-    attrs = {"strides": tuple(op.strides), "pads": tuple(op.pads),
-             "dilations": tuple(op.dilations), "group": op.group,
-             "input_zp": _el(operands[0]).zp, "multiplier": m, "shift": s,
-             "output_zp": out.element.zp, "do_relu": bool(op.do_relu)}
-    return L.insert(op, "npu.conv2d", operands, out, attrs, op.loc)
+    return _weighted(L, op, x, w, axis, b, f"{op.loc}_filter_q")
+
+
+def _window_attrs(op: Operation, operands, out, m, s, **window) -> dict:
+    """The attributes of npu.conv2d / npu.deconv2d, in their declared order."""
+    return {"strides": tuple(op.strides), "pads": tuple(op.pads),
+            "dilations": tuple(op.dilations), **window, "input_zp": _el(operands[0]).zp,
+            "multiplier": m, "shift": s, "output_zp": out.element.zp}
+
+
+def _conv(L, op: Operation) -> Value | None:
+    got = _filtered(L, op, L.weight_array(op), 0)
+    if got is None:
+        return None
+    attrs = _window_attrs(op, *got, group=op.group) | {"do_relu": bool(op.do_relu)}
+    return L.insert(op, "npu.conv2d", got[0], got[1], attrs, op.loc)
 
 
 def _deconv(L, op: Operation) -> Value | None:
     """A transposed conv of group 1: weights per output channel (the filter's axis 1)."""
-    x, b_val = op.operands[0], op.bias
-    w = L.const(op.operands[1])
-    if w is None or w.ndim != 4 or op.group != 1 or not L.act_in(x) or x.type.rank != 4:
+    got = _filtered(L, op, L.const(op.operands[1]), 1) if op.group == 1 else None
+    if got is None:
         return None
-    b = L.const(b_val) if b_val is not None else None
-    if b_val is not None and b is None:
-        return None
-    operands, out, m, s = _weighted(L, op, x, w, 1, b, f"{op.loc}_filter_q")
-    attrs = {"strides": tuple(op.strides), "pads": tuple(op.pads),
-             "dilations": tuple(op.dilations), "output_padding": tuple(op.output_padding),
-             "input_zp": _el(operands[0]).zp, "multiplier": m, "shift": s,
-             "output_zp": out.element.zp}
-    return L.insert(op, "npu.deconv2d", operands, out, attrs, op.loc)
+    attrs = _window_attrs(op, *got, output_padding=tuple(op.output_padding))
+    return L.insert(op, "npu.deconv2d", got[0], got[1], attrs, op.loc)
 
 
 def _matmul_like(L, op: Operation, x: Value, w: np.ndarray, b: np.ndarray | None
