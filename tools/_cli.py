@@ -9,6 +9,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
 
 from ..compiler.errors import UserError
@@ -45,3 +46,18 @@ def run_tool(name: str, main: Callable[[list[str]], int], argv: list[str] | None
               f"(this is a bug in kiln; rerun with KILN_DEBUG=1 for the traceback)",
               file=sys.stderr)
         return 1
+
+
+def table_source(table_path: Path, mlir: Path) -> Path:
+    """The float IR a calibration table belongs to: `mlir`, or the IR run_calibration wrote
+    beside the table when it changed or rounded the weights (--we, --bc, --weight_rounding
+    output), which the table's header names; missing, a usage error."""
+    from ..calibration.table import read_table
+
+    changed, _ = read_table(table_path).replacement_files(table_path)
+    if changed is None:
+        return mlir
+    if not changed.is_file():
+        raise UsageError(f"{table_path}: names the IR {changed.name} (written by "
+                         f"run_calibration beside it), which is not beside it")
+    return changed

@@ -11,7 +11,7 @@ from ..calibration.search_qtable import parse_methods
 from ..calibration.table import read_table, write_table
 from ..compiler.fileio import atomic_write_text
 from ..compiler.target import load_target
-from ._cli import ArgParser, UsageError, run_tool
+from ._cli import ArgParser, UsageError, run_tool, table_source
 from ._search import evaluators, load_post_process, mix_modes
 
 
@@ -65,6 +65,7 @@ def run(args, prog: str, sensitive: bool, log) -> int:
     if not 0 < args.expected_cos <= 1:
         raise UsageError("--expected_cos must be in (0, 1]")
     target = load_target(args.processor)
+    source = table_source(Path(args.calibration_table), mlir)
     module = read_module(mlir)
     names = {op.loc for op in module.walk() if op.loc} | {a.name_hint for a in
                                                           module.main.arguments}
@@ -77,6 +78,9 @@ def run(args, prog: str, sensitive: bool, log) -> int:
             methods = parse_methods(args.quantize_method_list)
         except ValueError as e:
             raise UsageError(str(e)) from None
+    if source != mlir:  # the table's rounded (or changed) weights: what model_deploy deploys
+        log(f"{prog}: {args.calibration_table} was made on {source}: searching on that IR")
+        mlir, module = source, read_module(source)
     analysis = analyze_exact(module.main, weights=module.weights)
     shape = [n for n in analysis.shape_layers() if not any(c.isspace() for c in n)]
     dataset = load_dataset(module.main, dataset=args.dataset, data_list=args.data_list,

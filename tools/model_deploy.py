@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from ..compiler.ir import Module
-from ._cli import ArgParser, UsageError, run_tool
+from ._cli import ArgParser, UsageError, run_tool, table_source
 
 PROG = "model_deploy"
 FLOAT_MODES = ("F16", "BF16", "F32")
@@ -138,20 +138,15 @@ def _check_paths(args) -> tuple[Path, Path | None]:
 
 def _source_path(args, mlir: Path, table: Path | None) -> Path:
     """The float IR to deploy; when the calibration table was made on an IR that
-    run_calibration changed (--we / --bc), that IR, which the table's thresholds belong to."""
-    from ..calibration.table import read_table
-
-    if table is not None:
-        header = read_table(table)
-        if header.mlir:
-            changed = table.parent / header.mlir
-            if not changed.is_file():
-                raise UsageError(f"{table}: names the IR {header.mlir} (written by "
-                                 f"run_calibration --we/--bc), which is not beside it")
-            _log(args, f"{table} was made on {changed} (weights changed by calibration): "
-                       "deploying that IR")
-            return changed
-    return mlir
+    run_calibration wrote (--we / --bc / --weight_rounding output), that IR, which the
+    table's thresholds and rounded weights belong to."""
+    if table is None:
+        return mlir
+    source = table_source(table, mlir)
+    if source != mlir:
+        _log(args, f"{table} was made on {source} (weights changed or rounded by "
+                   "calibration): deploying that IR")
+    return source
 
 
 def _check_outputs(args, read: list[Path | None]) -> None:

@@ -33,6 +33,17 @@ def test_run_qtable_moves_layers_below_min_layer_cos(tiny, tmp_path, capsys):
     assert "-> F16: output similarity" in log  # the walk moved layers below 0.99999
     assert all(f"{layer} (cosine" in log for layer in rows)
     assert "int8 outputs_cos" in err and "mix model outputs_cos" in err
+    # the table's rounded weights are what model_deploy deploys: the search runs on them
+    assert f"{table} was made on {table}.mlir: searching on that IR" in err
+
+
+def test_a_table_without_its_ir_is_a_usage_error(tiny, tmp_path, capsys):
+    mlir, imgs, table = tiny
+    lone = tmp_path / "cali"
+    lone.write_bytes(table.read_bytes())  # the IR of its rounded weights left behind
+    code, _, err = cli(run_qtable.run, [mlir, "--dataset", imgs, "--calibration_table", lone,
+                                        "-o", tmp_path / "q"], capsys)
+    assert_usage_error(code, err, "run_qtable", "names the IR cali.mlir")
 
 
 def test_run_qtable_stops_when_the_goal_is_met(tiny, tmp_path, capsys):
