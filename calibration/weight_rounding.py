@@ -1,4 +1,4 @@
-"""Output-aware weight rounding (`run_calibration --round_weights`).
+"""Output-aware weight rounding (`run_calibration --weight_rounding output`, the default).
 
 Rounding each weight to its nearest grid point minimizes the weight error, not the error of
 the layer's output: the errors of one output channel's weights add up over its input
