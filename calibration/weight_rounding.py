@@ -35,6 +35,7 @@ from ..passes.lower_to_npu import ROUNDED_WEIGHT_ATTR
 from ..passes.lowering.scheme import QScheme
 
 DAMP = 0.01  # relative diagonal damping of H, as GPTQ
+ACT_ORDER = True
 BLOCK = 128  # columns rounded before the columns after them are updated (one matmul)
 # a layer needs this many input rows per column of H: an SE block's convs see one row per
 # sample (a 1x1 map), and rounded on 16 rows for 200 columns they fit those samples (their
@@ -111,10 +112,19 @@ def _layers(module: Module) -> list[_Layer]:
 
 
 def round_columns(rows: np.ndarray, hessian: np.ndarray, scales: np.ndarray, qmax: int,
-                  pinned: np.ndarray) -> np.ndarray:
+                  pinned: np.ndarray, _ordered: bool = False) -> np.ndarray:
     """Integers for `rows` (R, K) on per-row `scales`, minimizing sum over rows of
     (w - q s) H (w - q s)^T; `hessian` (K, K) shared or (R, K, K) one per row. `pinned` (R,)
-    is the column of each row whose nearest rounding is kept (the row's largest weight)."""
+    is the column of each row whose nearest rounding is kept (the row's largest weight).
+    With a shared H the columns go in order of decreasing H diagonal (GPTQ's act-order:
+    the inputs that carry the most energy are rounded first, while the most columns are
+    left to take their error)."""
+    if hessian.ndim == 2 and ACT_ORDER and not _ordered:
+        order = np.argsort(-np.diag(hessian), kind="stable")
+        back = np.argsort(order)
+        q = round_columns(rows[:, order], hessian[np.ix_(order, order)], scales, qmax,
+                          back[pinned], _ordered=True)
+        return q[:, back]
     w = rows.astype(np.float64).copy()
     r, k = w.shape
     h = np.broadcast_to(hessian, (r, k, k)) if hessian.ndim == 3 else hessian[None]
