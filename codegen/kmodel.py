@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..compiler.attributes import SymbolRef
 from ..compiler.fileio import atomic_write_bytes
 from ..compiler.interpreter import input_names, output_names, tensor_name
 from ..compiler.ir import Function, Module, Operation, Value
+from ..compiler.module_io import referenced_weights
 from ..compiler.types import TensorType, scalar_type_of
 from ..compiler.weights import WeightStore
 from .binary import BufferPool, KModelError, Reader, Writer
@@ -39,25 +39,6 @@ assert _HEADER.size == HEADER_SIZE
 
 def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
-
-
-def _symbols(value: object, out: set[str]) -> None:
-    if isinstance(value, SymbolRef):
-        out.add(value.name)
-    elif isinstance(value, tuple):
-        for item in value:
-            _symbols(item, out)
-
-
-def _used_weights(module: Module) -> list[str]:
-    """The weights any attribute refers to by symbol (e.g. `top.weight @"w"`), sorted."""
-    if module.weights is None:
-        return []
-    names: set[str] = set()
-    for op in module.walk():
-        for value in op.attributes.values():
-            _symbols(value, names)
-    return sorted(n for n in names if n in module.weights)
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -113,7 +94,7 @@ def kmodel_bytes(module: Module, target_name: str = "int8-sym") -> bytes:
                           f"of UTF-8 without NUL")
     pool = BufferPool()
     w = Writer(pool)
-    weights = _used_weights(module)
+    weights = sorted(referenced_weights(module))
     w.u32(len(weights))
     for name in weights:
         array = np.asarray(module.weights.get(name))

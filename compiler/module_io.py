@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .attributes import SymbolRef
 from .fileio import atomic_write_text
 from .ir import Module
 from .text.parser import parse_file, parse_module
@@ -45,16 +46,23 @@ def read_module_text(text: str, source: str, base_dir: Path) -> Module:
     return module
 
 
+def _symbols(value: object, out: set[str]) -> None:
+    if isinstance(value, SymbolRef):
+        out.add(value.name)
+    elif isinstance(value, tuple):
+        for item in value:
+            _symbols(item, out)
+
+
 def referenced_weights(module: Module) -> set[str]:
     """The weights some op attribute names by symbol: `top.weight @w`, and an op's
     `kiln.rounded_weight @w` (calibration's integer choice beside the float weight)."""
-    from .attributes import SymbolRef
-
+    if module.weights is None:
+        return set()
     names: set[str] = set()
     for op in module.walk():
         for value in op.attributes.values():
-            if isinstance(value, SymbolRef):
-                names.add(value.name)
+            _symbols(value, names)
     return {n for n in names if n in module.weights}
 
 

@@ -154,12 +154,17 @@ def _operands(L, op: Operation) -> tuple[Value, Value] | None:
     return None
 
 
-def _add(L, op: Operation) -> Value | None:
+def _binary(L, op: Operation) -> tuple[Value, Value, TensorType] | None:
+    """The integer operands and the result type of a binary elementwise op."""
     got = _operands(L, op)
+    return None if got is None else (*got, L.out_type(op))
+
+
+def _add(L, op: Operation) -> Value | None:
+    got = _binary(L, op)
     if got is None:
         return None
-    qa, qb = got
-    out = L.out_type(op)
+    qa, qb, out = got
     widest = max(L.bits(op), qa.type.scalar.bits, qb.type.scalar.bits)
     left_shift = min(20, 30 - widest)  # (x - zp) << left_shift stays below 2^30
     params = add_params(_el(qa).scale, _el(qb).scale, out.element.scale, left_shift)
@@ -168,11 +173,10 @@ def _add(L, op: Operation) -> Value | None:
 
 
 def _mul(L, op: Operation) -> Value | None:
-    got = _operands(L, op)
+    got = _binary(L, op)
     if got is None:
         return None
-    qa, qb = got
-    out = L.out_type(op)
+    qa, qb, out = got
     m, s = lw.quantize_multiplier(_el(qa).scale * _el(qb).scale / out.element.scale)
     return L.insert(op, "npu.mul", [qa, qb], out,
                     {"lhs_zp": _el(qa).zp, "rhs_zp": _el(qb).zp, "multiplier": m, "shift": s,
