@@ -3,7 +3,7 @@ search_qtable wall time, the layers it raises above INT8, and the task figure be
 after (detections agreeing with float; text-mask IoU with float).
 
     python bench/mixed_precision.py [--model yolov8n|ppocr_det] [--calib 100]
-        [--inference 30] [--eval 150] [--expected_cos 0.99] [--processor int8-sym]
+        [--inference 30] [--eval 300|150] [--expected_cos 0.99] [--processor int8-sym]
         [--compare /model.22/Sigmoid_output_0] [--work DIR]
 
 The search compares the class scores that can become detections (`--post_process`
@@ -11,7 +11,8 @@ bench/yolo_scores.py: their logit margins above a score of 0.01; the output's co
 dominated by box pixels and hardly moves when the scores are ruined, and the whole sigmoid
 map by the thousands of near-zero scores); at
 most 10% of the layers may go above 8 bits. Calibration, inference and evaluation pictures
-are photo crops (bench/photos.py), the evaluation ones from another seed. Figures print to
+are bench/photos.py people_scenes for YOLOv8n (nudenet's detector of faces and body parts)
+and text scenes for PP-OCRv4 det, the evaluation ones from another seed. Figures print to
 stdout, progress to stderr.
 """
 
@@ -76,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=448, help="PP-OCRv4 det input size")
     ap.add_argument("--calib", type=int, default=100)
     ap.add_argument("--inference", type=int, default=30)
-    ap.add_argument("--eval", type=int, default=150)
+    ap.add_argument("--eval", type=int, help="evaluation pictures (default: 300 for yolov8n, "
+                    "about 380 float detections; 150 for ppocr_det)")
     ap.add_argument("--expected_cos", type=float, default=0.99)
     ap.add_argument("--processor", default="int8-sym",
                     help="target of the calibration, the search and the deploys")
@@ -92,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(args.work or tempfile.mkdtemp(prefix="kiln_mixed_"))
     name = args.model
+    args.eval = args.eval or (300 if name == "yolov8n" else 150)
     spec = specs(args.size)[name]
     x_name, out_name, prep = MODELS[name]
     if name != "yolov8n":
