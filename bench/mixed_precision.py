@@ -4,7 +4,7 @@ after (detections agreeing with float; text-mask IoU with float).
 
     python bench/mixed_precision.py [--model yolov8n|ppocr_det] [--calib 100]
         [--inference 30] [--eval 300|150] [--expected_cos 0.99] [--processor int8-sym]
-        [--compare /model.22/Sigmoid_output_0] [--work DIR]
+        [--compare /model.22/Sigmoid_output_0] [--methods KL,MSE,MAX] [--work DIR]
 
 The search compares the class scores that can become detections (`--post_process`
 bench/yolo_scores.py: their logit margins above a score of 0.01; the output's cosine is
@@ -86,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--post_process", default=str(HERE / "yolo_scores.py"),
                     help="compare what this PostProcess returns (default: class scores above "
                          "0.05, what detections are made of); '' to use --compare")
+    ap.add_argument("--methods", default="",
+                    help="--quantize_method_list of the search, e.g. KL,MSE,MAX,Percentile9999 "
+                         "(default: the calibration method only)")
     ap.add_argument("--work")
     args = ap.parse_args(argv)
     from kiln.compiler.interpreter import run_module
@@ -115,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         mlir, "--dataset", work / "calib", "-o", work / "mix_table", "--search",
         "search_qtable", "--inference_num", args.inference, "--expected_cos", args.expected_cos,
         "--max_float_layers", limit, "--quantize_table", work / "mix_qtable", *target,
+        *(["--quantize_method_list", args.methods] if args.methods else []),
         *(["--post_process", args.post_process] if args.post_process else
           ["--global_compare_layers", args.compare] if name == "yolov8n" else [])],
         "search_qtable")

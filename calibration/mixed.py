@@ -127,12 +127,13 @@ class Evaluator:
             ).run(module)
         return module
 
-    def similarity(self, module: Module) -> float:
-        """Mean over samples of the compared tensors' cosine (weighted for compare layers,
-        else the smallest output's)."""
+    def similarity(self, module: Module, first: int | None = None) -> float:
+        """Mean over samples (the `first` ones only, when given) of the compared tensors'
+        cosine (weighted for compare layers, else the smallest output's)."""
         self.runs += 1
         scores = []
-        for sample, ref in zip(self.samples, self._float):
+        n = len(self.samples) if first is None else first
+        for sample, ref in zip(self.samples[:n], self._float[:n]):
             got = self._compared(module, sample)
             if self.compare_layers:
                 scores.append(sum(w * cosine_similarity(ref[n], got[n])
@@ -142,8 +143,8 @@ class Evaluator:
         return float(np.mean(scores)) if scores else 1.0
 
     def score(self, table: CalibrationTable, modes: Mapping[str, str],
-              default: str = "INT8") -> float:
-        return self.similarity(self.lower(table, modes, default))
+              default: str = "INT8", first: int | None = None) -> float:
+        return self.similarity(self.lower(table, modes, default), first)
 
     # -- per layer --------------------------------------------------------------------------
     def layer_cosines(self, module: Module) -> dict[str, float]:

@@ -29,16 +29,17 @@ class StandIn:
 
         self.module = parse_module(CHAIN)
         self.runs = 0
+        self.samples = [None]  # fewer than the region stage ranks on: no verification
 
     def lower(self, table, modes, default="INT8"):
         return dict(modes)
 
-    def similarity(self, lowered) -> float:
+    def similarity(self, lowered, first=None) -> float:
         self.runs += 1
         return 0.9 + sum(GAIN.get(n, 0.0) for n in lowered)
 
-    def score(self, table, modes, default="INT8") -> float:
-        return self.similarity(self.lower(table, modes, default))
+    def score(self, table, modes, default="INT8", first=None) -> float:
+        return self.similarity(self.lower(table, modes, default), first)
 
     def layer_cosines(self, lowered) -> dict[str, float]:
         return dict(OWN_COS)
@@ -98,7 +99,7 @@ module @m {
 class HalfInInt16(StandIn):
     """INT16 recovers half of what F16 does."""
 
-    def similarity(self, lowered) -> float:
+    def similarity(self, lowered, first=None) -> float:
         self.runs += 1
         return 0.9 + sum(GAIN.get(n, 0.0) * (0.5 if m == "INT16" else 1.0)
                          for n, m in lowered.items())
@@ -117,3 +118,31 @@ def test_regions_are_ranked_once_for_two_modes(monkeypatch):
     assert any("the best region found before, now in F16" in line for line in got.log)
     assert got.modes == {"l0": "F16", "l1": "F16"}
     assert got.mixed_cos == pytest.approx(0.98)
+
+
+class MisleadingFewSamples(StandIn):
+    """30 samples; on the first 10 the run l4..l5 looks best, on all of them l0..l1 is."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.samples = [None] * 30
+        self.partial = 0
+
+    def similarity(self, lowered, first=None) -> float:
+        self.runs += 1
+        if first is not None and first < len(self.samples):
+            self.partial += 1
+            return 0.9 + (0.05 if "l4" in lowered else 0.0) + \
+                (0.03 if "l0" in lowered else 0.0)
+        return 0.9 + sum(GAIN.get(n, 0.0) for n in lowered)
+
+
+def test_regions_ranked_on_few_samples_are_verified_on_all(monkeypatch):
+    monkeypatch.setattr(sq, "quantized_layers", lambda lowered: set(NAMES))
+    ev = MisleadingFewSamples()
+    got = sq.search_qtable(ev, ev, CalibrationTable(), {"percentile9999": {}},
+                           expected_cos=0.97, max_float_layers=2, mix_modes=["F16"])
+    assert ev.partial == 7  # every run ranked on the first 10 samples
+    assert any("7 run(s) ranked on 10 of the 30 samples" in line for line in got.log)
+    assert sum("on all 30 samples" in line for line in got.log) == sq.VERIFY_RUNS
+    assert got.modes == {"l0": "F16", "l1": "F16"}
