@@ -19,8 +19,9 @@
    amplified on the way to the outputs: on YOLOv8n-320 the stem's layers lose little
    themselves, yet moving its first 16 quantized layers to F16 lifts the detections far more
    than the 16 worst-ranked layers do. So runs of `max_float_layers` consecutive quantized
-   layers (program order, half-overlapping) are each moved to the mode alone on the
-   inference samples; the best run's layers, in program order, then the others by their
+   layers (program order, half-overlapping) are each moved to the mode alone, ranked on
+   the first RANK_SAMPLES inference samples, the best VERIFY_RUNS judged again on all of
+   them; the best run's layers, in program order, then the others by their
    own loss, are a second order for the same smallest-k choice, and the better result is
    kept (the goal reached with fewer layers, else the higher similarity). The runs are
    ranked once, in the first mode that needs them, and the best one reused in the next.
