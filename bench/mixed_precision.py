@@ -7,9 +7,9 @@ after (detections agreeing with float; text-mask IoU with float).
         [--compare /model.22/Sigmoid_output_0] [--methods KL,MSE,MAX] [--work DIR]
 
 The search compares the class scores that can become detections (`--post_process`
-bench/yolo_scores.py: their logit margins above a score of 0.01; the output's cosine is
-dominated by box pixels and hardly moves when the scores are ruined, and the whole sigmoid
-map by the thousands of near-zero scores); at
+bench/yolo_scores.py: how surely each anchor's class score is a detection at conf 0.25 and
+0.1; the output's cosine is dominated by box pixels and hardly moves when the scores are
+ruined, and the whole sigmoid map by the thousands of near-zero scores); at
 most 10% of the layers may go above 8 bits. Calibration, inference and evaluation pictures
 are bench/photos.py people_scenes for YOLOv8n (nudenet's detector of faces and body parts)
 and text scenes for PP-OCRv4 det, the evaluation ones from another seed. Figures print to
@@ -84,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="target of the calibration, the search and the deploys")
     ap.add_argument("--compare", default="/model.22/Sigmoid_output_0")
     ap.add_argument("--post_process", default=str(HERE / "yolo_scores.py"),
-                    help="compare what this PostProcess returns (default: class scores above "
-                         "0.05, what detections are made of); '' to use --compare")
+                    help="compare what this PostProcess returns (default: how surely each "
+                         "class score is a detection); '' to use --compare")
     ap.add_argument("--methods", default="",
                     help="--quantize_method_list of the search, e.g. KL,MSE,MAX,Percentile9999 "
                          "(default: the calibration method only)")
