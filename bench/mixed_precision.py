@@ -4,7 +4,7 @@ after (detections agreeing with float; text-mask IoU with float).
 
     python bench/mixed_precision.py [--model yolov8n|ppocr_det] [--calib 100]
         [--inference 30] [--eval 300|150] [--expected_cos 0.99] [--processor int8-sym]
-        [--compare /model.22/Sigmoid_output_0] [--methods KL,MSE,MAX] [--work DIR]
+        [--compare /model.22/Sigmoid_output_0] [--methods KL,MSE,MAX] [--seed 0] [--work DIR]
 
 The search compares the class scores that can become detections (`--post_process`
 bench/yolo_scores.py: how surely each anchor's class score is a detection at conf 0.25 and
@@ -89,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--methods", default="",
                     help="--quantize_method_list of the search, e.g. KL,MSE,MAX,Percentile9999 "
                          "(default: the calibration method only)")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="pictures: calibration from this seed, evaluation from the next")
     ap.add_argument("--work")
     args = ap.parse_args(argv)
     from kiln.compiler.interpreter import run_module
@@ -106,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     _run(model_transform, ["--model_name", name, "--model_def", real_model(name),
                            "--input_shapes", f"[[1,3,{spec.height},{spec.width}]]", *prep,
                            "--pixel_format", "rgb", "--mlir", mlir], "model_transform")
-    calib, evals, _ = images_for(name, spec, args.calib, args.eval, 0)
+    calib, evals, _ = images_for(name, spec, args.calib, args.eval, args.seed)
     save_crops(calib, work / "calib")
     layers = sum(1 for op in read_module(mlir).walk()
                  if op.name not in ("top.weight", "top.constant", "top.none", "func.return"))
