@@ -12,8 +12,9 @@ model.8 - model.12 in F16 (0.98502 on the 30 inference pictures) above the stem 
 (0.98342), while on the 300 evaluation pictures the stem gave F1 0.955 / 0.964 at conf 0.25 /
 0.1 and the other run 0.941 / 0.953. This one ranks them stem 0.99226, model.8 - 12 0.99158,
 INT8 0.98967, and the search with it chose 12 INT16 stem layers on int8-sym (F1 0.954 /
-0.954; with the margins 18 layers, 0.948 / 0.953) and 4 on uint8-affine (0.951 / 0.952). (Before that, scores above 0.05 with the rest set to 0 jumped at 0.05 and gave
-0 to a picture whose float run has no score above it but the INT8 run one.)"""
+0.954; with the margins 18 layers, 0.948 / 0.953) and 4 on uint8-affine (0.951 / 0.952).
+(Before that, scores above 0.05 with the rest set to 0 jumped at 0.05 and gave 0 to a
+picture whose float run has no score above it but the INT8 run one.)"""
 
 import numpy as np
 

@@ -132,8 +132,8 @@ class Evaluator:
         cosine (weighted for compare layers, else the smallest output's)."""
         self.runs += 1
         scores = []
-        n = len(self.samples) if first is None else first
-        for sample, ref in zip(self.samples[:n], self._float[:n]):
+        count = len(self.samples) if first is None else first
+        for sample, ref in zip(self.samples[:count], self._float[:count]):
             got = self._compared(module, sample)
             if self.compare_layers:
                 scores.append(sum(w * cosine_similarity(ref[n], got[n])

@@ -42,13 +42,13 @@ from .table import CalibrationTable
 METHOD_NAMES = {"KL": "kl", "MSE": "mse", "MAX": "max", "PERCENTILE9999": "percentile9999",
                 "ACIQ_GAUSS": "aciq_gauss", "ACIQ_LAPLACE": "aciq_laplace"}
 _SKIP = ("top.weight", "top.constant", "top.none", "func.return")
-# ops that only move values: lowered, they keep their input's type whatever their own mode
-# (the slices of an F16 tensor stay float, those of an INT16 one 16-bit), so a qtable row
-# for one changes nothing and would spend the layer budget (YOLOv8n's stem has two Splits)
 # the region stage ranks its runs on this many inference samples, then judges the best few
 # again on all of them
 RANK_SAMPLES = 10
 VERIFY_RUNS = 3
+# ops that only move values: lowered, they keep their input's type whatever their own mode
+# (the slices of an F16 tensor stay float, those of an INT16 one 16-bit), so a qtable row
+# for one changes nothing and would spend the layer budget (YOLOv8n's stem has two Splits)
 FOLLOW_INPUT = frozenset({"top.reshape", "top.transpose", "top.slice", "top.squeeze",
                           "top.unsqueeze", "top.flatten", "top.tile", "top.expand",
                           "top.depth_to_space", "top.space_to_depth"})

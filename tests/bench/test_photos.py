@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("skimage")
-import photos  # noqa: E402
+import photos
 
 
 def test_people_scenes_are_deterministic_rgb_pictures_of_the_size():
