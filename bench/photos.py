@@ -49,20 +49,9 @@ def _photos() -> list[np.ndarray]:
 def photo_crops(n: int, size: int, seed: int = 0) -> list[np.ndarray]:
     """`n` square crops (random position and scale, 30% to 100% of the shorter side) of the
     shipped photos, resized to size x size."""
-    from PIL import Image
-
     rng = np.random.default_rng(seed)
     photos = _photos()
-    out = []
-    for i in range(n):
-        img = photos[i % len(photos)]
-        h, w = img.shape[:2]
-        side = int(min(h, w) * rng.uniform(0.3, 1.0))
-        y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
-        crop = Image.fromarray(img[y:y + side, x:x + side]).resize((size, size),
-                                                                  Image.BILINEAR)
-        out.append(np.asarray(crop))
-    return out
+    return [_crop(photos[i % len(photos)], size, rng, mirror=False) for i in range(n)]
 
 
 def _people() -> list[np.ndarray]:
@@ -75,15 +64,17 @@ def _people() -> list[np.ndarray]:
     return [data.astronaut()[..., :3], np.stack([data.camera()] * 3, axis=-1), hopper]
 
 
-def _crop(img: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """A random square crop (30% to 100% of the shorter side), mirrored half the time."""
+def _crop(img: np.ndarray, size: int, rng: np.random.Generator,
+          mirror: bool = True) -> np.ndarray:
+    """A random square crop (30% to 100% of the shorter side) resized to size x size; with
+    `mirror`, mirrored half the time."""
     from PIL import Image
 
     h, w = img.shape[:2]
     side = int(min(h, w) * rng.uniform(0.3, 1.0))
     y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
     crop = img[y:y + side, x:x + side]
-    if rng.random() < 0.5:
+    if mirror and rng.random() < 0.5:
         crop = crop[:, ::-1]
     return np.asarray(Image.fromarray(np.ascontiguousarray(crop)).resize((size, size),
                                                                         Image.BILINEAR))
