@@ -11,7 +11,9 @@ same preprocessed arrays) and is evaluated on the same preprocessed arrays. Rows
 - float: onnxruntime on the original model (the reference);
 - onnxruntime quantize_static QDQ (after its quant_pre_process), per-channel QInt8 weights,
   QInt8 / QUInt8 activations, and QInt8 with the output nodes left float ("f32-out", as kiln
-  keeps its outputs f32), for MinMax / Entropy / Percentile with default options. A method
+  keeps its outputs f32) with affine activations (onnxruntime's default) and with symmetric
+  ones ("sym": zero point 0, the scheme of kiln's default target int8-sym), for MinMax /
+  Entropy / Percentile with default options otherwise. A method
   calibrates once; its other rows reuse the ranges (calibration cache). Entropy and
   Percentile keep every intermediate tensor of every sample in memory, so they calibrate on
   the first images that fit --hist-budget-mib (printed);
@@ -22,7 +24,11 @@ bench/photos.py people_scenes: photos of people, LFW face mosaics and other phot
 detections against float's (class-wise NMS 0.45, same class and IoU >=
 0.5, F1 over the eval set) at confidence 0.25 and 0.1; ppocr_det text-mask IoU with float at
 0.3 on rendered text scenes; ppocr_cls accuracy on rendered lines of known direction, and
-agreement with float. Progress goes to stderr; tables and summary to stdout.
+agreement with float. The summary sets kiln's default INT8 against onnxruntime's best row
+and against its best symmetric row, each with the paired difference of per-sample cosines
+(mean and standard error: the two models see the same samples) and, for the classifier,
+McNemar's counts of lines only one of them agrees with float on. Progress goes to stderr;
+tables and summary to stdout.
 """
 from __future__ import annotations
 
@@ -48,8 +54,11 @@ from tasks import (  # noqa: E402
     agreement,
     cosine,
     detect,
+    discordant,
     mask_iou,
     orientation_accuracy,
+    paired_difference,
+    paired_f1_difference,
 )
 from textlines import text_lines, text_scenes  # noqa: E402
 
@@ -221,7 +230,9 @@ def layer_fidelity(mlir: Path, low, input_name: str, x: np.ndarray) -> list[dict
 # -- figures ------------------------------------------------------------------------------------
 
 def figures(name: str, ref: list[np.ndarray], outs: list[np.ndarray],
-            labels: np.ndarray | None) -> dict[str, float]:
+            labels: np.ndarray | None, scores: dict | None = None) -> dict[str, float]:
+    """The row's figures; `scores` (when given) receives the detector's DetectionScore per
+    confidence ("F1@0.25": score), for paired comparisons."""
     cos = [cosine(r, o) for r, o in zip(ref, outs)]
     fig = {"cos_mean": float(np.mean(cos)), "cos_min": float(np.min(cos))}
     if name == "yolov8n":
@@ -229,6 +240,8 @@ def figures(name: str, ref: list[np.ndarray], outs: list[np.ndarray],
             score = DetectionScore(iou=0.5)
             for r, o in zip(ref, outs):
                 score.add(detect(r, conf, 0.45), detect(o, conf, 0.45))
+            if scores is not None:
+                scores[f"F1@{conf}"] = score
             fig |= {f"F1@{conf}": score.f1, f"P@{conf}": score.precision,
                     f"R@{conf}": score.recall, f"dets@{conf}": float(score.n_got)}
     elif name == "ppocr_det":
@@ -252,12 +265,12 @@ def primary_figure(name: str, float_row: dict, n_eval: int) -> str:
 
 def render(name: str, rows: list[dict]) -> str:
     keys = [k for k in rows[0] if k not in ("method", "prep_s", "infer_ms")]
-    head = f"{'method':28s}" + "".join(f"{k:>10s}" for k in keys) + f"{'prep s':>9s}{'ms/img':>9s}"
+    head = f"{'method':40s}" + "".join(f"{k:>10s}" for k in keys) + f"{'prep s':>9s}{'ms/img':>9s}"
     lines = [f"== {name} ==", head, "-" * len(head)]
     for r in rows:
         cells = "".join(f"{r[k]:10.0f}" if k.startswith("dets") else f"{r[k]:10.4f}"
                         for k in keys)
-        lines.append(f"{r['method']:28s}{cells}{r['prep_s']:9.1f}{r['infer_ms']:9.1f}")
+        lines.append(f"{r['method']:40s}{cells}{r['prep_s']:9.1f}{r['infer_ms']:9.1f}")
     return "\n".join(lines)
 
 
@@ -275,9 +288,19 @@ def bench_model(name: str, spec: Spec, args, work: Path) -> dict:
     evals = [preprocess(im, spec) for im in eval_imgs]
     notes: list[str] = []
 
+    rows: list[dict] = []
+    per_sample: dict[str, dict] = {}  # row -> per-sample cosines (and classes), for verdict
+
+    def add_row(label: str, outs: list[np.ndarray], prep: float, ms: float) -> None:
+        scores: dict = {}
+        rows.append({"method": label, **figures(name, ref, outs, labels, scores),
+                     "prep_s": prep, "infer_ms": ms})
+        per_sample[label] = {"cos": np.array([cosine(r, o) for r, o in zip(ref, outs)]),
+                             "probs": np.stack(outs) if name == "ppocr_cls" else None,
+                             "detections": scores}
+
     ref, ms = run_ort(onnx_path, evals, args.threads)
-    rows = [{"method": "float (onnxruntime)", **figures(name, ref, ref, labels),
-             "prep_s": 0.0, "infer_ms": ms}]
+    add_row("float (onnxruntime)", ref, 0.0, ms)
     log(f"{name}: float done ({ms:.1f} ms/img)")
 
     t0 = time.perf_counter()
@@ -291,15 +314,16 @@ def bench_model(name: str, spec: Spec, args, work: Path) -> dict:
     for method in ORT_METHODS:
         (work / f"ort_{method}_ranges.json").unlink(missing_ok=True)  # a --work reused
         subset = calib[:n_hist] if method in HIST_METHODS else calib
-        for act, f32out in [(a, False) for a in args.act_types] + [(args.act_types[0], True)]:
+        variants = [(a, False, False) for a in args.act_types] + \
+            [(args.act_types[0], True, False), ("QInt8", True, True)]
+        for act, f32out, sym in variants:
             t0 = time.perf_counter()
-            label = f"ort {method} {act}{' f32-out' if f32out else ''}"
+            label = f"ort {method} {act}{' sym' if sym else ''}{' f32-out' if f32out else ''}"
             log(f"{name}: {label} (calibration on {len(subset)} images)")
-            qpath = ort_quantize(pre, subset, spec.input, method, act, work, f32out)
+            qpath = ort_quantize(pre, subset, spec.input, method, act, work, f32out, sym)
             prep = pre_s + time.perf_counter() - t0
             outs, ms = run_ort(qpath, evals, args.threads)
-            rows.append({"method": label, **figures(name, ref, outs, labels),
-                         "prep_s": prep, "infer_ms": ms})
+            add_row(label, outs, prep, ms)
 
     t0 = time.perf_counter()
     mlir = kiln_transform(name, onnx_path, spec, work)
@@ -314,15 +338,13 @@ def bench_model(name: str, spec: Spec, args, work: Path) -> dict:
         prep = transform_s + time.perf_counter() - t0
         log(f"{name}: kiln INT8 on {len(evals)} eval images")
         outs, ms = run_kiln(low, spec.input, evals)
-        rows.append({"method": f"kiln INT8 ({method or _table_method(table)})",
-                     **figures(name, ref, outs, labels), "prep_s": prep, "infer_ms": ms})
+        add_row(f"kiln INT8 ({method or _table_method(table)})", outs, prep, ms)
         if i == 0 and args.kiln_asymmetric:
             t1 = time.perf_counter()
             outs_a, ms_a = run_kiln(kiln_int8(mlir, table, qtable, ("--asymmetric",)),
                                     spec.input, evals)
-            rows.append({"method": f"kiln INT8 --asymmetric ({method or _table_method(table)})",
-                         **figures(name, ref, outs_a, labels),
-                         "prep_s": prep + time.perf_counter() - t1, "infer_ms": ms_a})
+            add_row(f"kiln INT8 --asymmetric ({method or _table_method(table)})", outs_a,
+                    prep + time.perf_counter() - t1, ms_a)
         if i == 0:
             worst = int(np.argmin([cosine(r, o) for r, o in zip(ref, outs)]))
             layers = [r for r in layer_fidelity(mlir, low, spec.input, evals[worst])
@@ -330,22 +352,58 @@ def bench_model(name: str, spec: Spec, args, work: Path) -> dict:
             lossy = sorted(layers, key=lambda r: r["cos"] - r["in_cos"])[:8]
             clipped = sorted(layers, key=lambda r: r["got_absmax"] / max(r["ref_absmax"],
                                                                           1e-12))[:5]
-    return {"rows": rows, "notes": notes, "hist_calib": n_hist,
+    return {"rows": rows, "notes": notes, "hist_calib": n_hist, "per_sample": per_sample,
             "primary": primary_figure(name, rows[0], len(evals)),
             "kiln_lossy_layers": lossy, "kiln_clipped_layers": clipped,
             "kiln_lossy_image": worst}
 
 
 def verdict(name: str, result: dict) -> dict:
+    """kiln's default INT8 row against onnxruntime's best row on the model's task figure, and
+    against the best of the rows with symmetric activations (zero point 0, the scheme of
+    kiln's default target). With each: the paired difference of the per-sample cosines
+    (kiln minus onnxruntime, mean and standard error) and, for the classifier, McNemar's
+    counts of the lines on which only one of the two agrees with float."""
     key = result["primary"]
     ort_rows = [r for r in result["rows"] if r["method"].startswith("ort ")]
-    best = max(ort_rows, key=lambda r: (r[key], r["cos_mean"]))
     kiln = next(r for r in result["rows"] if r["method"].startswith("kiln "))
+    per_sample = result["per_sample"]
+
+    def against(rows: list[dict]) -> dict:
+        best = max(rows, key=lambda r: (r[key], r["cos_mean"]))
+        mine, theirs = per_sample[kiln["method"]], per_sample[best["method"]]
+        mean, se = paired_difference(mine["cos"], theirs["cos"])
+        out = {"method": best["method"], "value": best[key], "kiln_ge": kiln[key] >= best[key],
+               "cos_diff": mean, "cos_diff_se": se}
+        for conf, score in mine["detections"].items():
+            out[f"{conf}_diff"], out[f"{conf}_diff_se"] = paired_f1_difference(
+                score, theirs["detections"][conf])
+        if mine["probs"] is not None:
+            out["only_kiln_agrees"], out["only_ort_agrees"] = discordant(
+                per_sample["float (onnxruntime)"]["probs"], mine["probs"], theirs["probs"])
+        return out
+
+    best = against(ort_rows)
     return {"figure": key, "kiln": kiln[key], "ort_best": best["method"],
-            "ort_best_value": best[key], "kiln_ge_ort_best": kiln[key] >= best[key],
+            "ort_best_value": best["value"], "kiln_ge_ort_best": best["kiln_ge"],
             "kiln_cos_mean": kiln["cos_mean"],
             "ort_best_cos_mean": max(r["cos_mean"] for r in ort_rows),
-            "kiln_cos_ge_ort_best": kiln["cos_mean"] >= max(r["cos_mean"] for r in ort_rows)}
+            "kiln_cos_ge_ort_best": kiln["cos_mean"] >= max(r["cos_mean"] for r in ort_rows),
+            "paired": best,
+            "symmetric": against([r for r in ort_rows if " sym" in r["method"]])}
+
+
+def _paired_line(v: dict) -> str:
+    line = (f"per-sample cosine kiln - {v['method']}: {v['cos_diff']:+.5f} "
+            f"(standard error {v['cos_diff_se']:.5f})")
+    for conf in YOLO_CONFS:
+        if f"F1@{conf}_diff" in v:
+            line += (f"; F1@{conf} kiln - onnxruntime {v[f'F1@{conf}_diff']:+.4f} (bootstrap "
+                     f"standard error {v[f'F1@{conf}_diff_se']:.4f})")
+    if "only_kiln_agrees" in v:
+        line += (f"; lines only kiln / only onnxruntime agree with float on: "
+                 f"{v['only_kiln_agrees']} / {v['only_ort_agrees']}")
+    return line
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -415,11 +473,18 @@ def main(argv: list[str] | None = None) -> int:
               f"{v['ort_best_value']:.4f}; cos mean kiln {v['kiln_cos_mean']:.4f} "
               f"{'>=' if v['kiln_cos_ge_ort_best'] else '< '} onnxruntime's best "
               f"{v['ort_best_cos_mean']:.4f}")
+        print(f"{'':10s} {_paired_line(v['paired'])}")
+        sym = v["symmetric"]
+        print(f"{'':10s} like for like (symmetric activations): kiln {v['kiln']:.4f} "
+              f"{'>=' if sym['kiln_ge'] else '< '} {sym['method']} {sym['value']:.4f}; "
+              f"{_paired_line(sym)}")
         print(f"{'':10s} kiln layers on eval image {res['kiln_lossy_image']} (cosine to float: "
               f"input -> result; |max| float -> kiln), most lossy, then most clipped:")
         for r in res["kiln_lossy_layers"][:4] + res["kiln_clipped_layers"][:3]:
             print(f"{'':12s}{r['loc']:34s} {r['op']:14s} {r['in_cos']:.4f} -> {r['cos']:.4f}"
                   f"   |max| {r['ref_absmax']:.4g} -> {r['got_absmax']:.4g}")
+    for res in results.values():
+        res.pop("per_sample")
     if args.json:
         config = {k: v for k, v in vars(args).items() if k != "json"}
         Path(args.json).write_text(json.dumps({"config": config, "models": results},

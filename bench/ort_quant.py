@@ -84,14 +84,18 @@ def output_nodes(path: Path) -> list[str]:
 
 
 def ort_quantize(pre: Path, arrays: list[np.ndarray], input_name: str, method: str,
-                 act_type: str, work: Path, float_output: bool = False) -> Path:
+                 act_type: str, work: Path, float_output: bool = False,
+                 symmetric: bool = False) -> Path:
     """quantize_static QDQ, per-channel; the first call of a method calibrates on `arrays`
     and caches the ranges, later calls (other activation types) reuse them. `float_output`
     leaves the nodes that make the outputs in float, as kiln dequantizes its outputs (else a
-    YOLOv8 head's final Concat shares one int8 scale between pixel boxes and [0, 1] scores)."""
+    YOLOv8 head's final Concat shares one int8 scale between pixel boxes and [0, 1] scores).
+    `symmetric` gives the activations zero point 0 (onnxruntime's ActivationSymmetric: the
+    scheme of kiln's default target, int8-sym); by default they are affine."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-    out = work / f"ort_{method}_{act_type}{'_f32out' if float_output else ''}.onnx"
+    tag = ("_f32out" if float_output else "") + ("_sym" if symmetric else "")
+    out = work / f"ort_{method}_{act_type}{tag}.onnx"
     cache = work / f"ort_{method}_ranges.json"
     reader = None if cache.exists() else _Reader(arrays, input_name)
     with contextlib.redirect_stdout(sys.stderr):
@@ -101,5 +105,6 @@ def ort_quantize(pre: Path, arrays: list[np.ndarray], input_name: str, method: s
                         nodes_to_exclude=output_nodes(pre) if float_output else None,
                         calibrate_method=getattr(CalibrationMethod, method),
                         calibration_providers=["CPUExecutionProvider"],
-                        calibration_cache_path=str(cache))
+                        calibration_cache_path=str(cache),
+                        extra_options={"ActivationSymmetric": symmetric})
     return out

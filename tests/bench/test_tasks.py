@@ -14,10 +14,13 @@ from tasks import (
     cosine,
     decode_yolo,
     detect,
+    discordant,
     mask_iou,
     match_count,
     nms,
     orientation_accuracy,
+    paired_difference,
+    paired_f1_difference,
 )
 
 N_CLASSES = 3
@@ -126,7 +129,7 @@ def test_f1_pools_over_images_and_handles_empty_sides():
     assert score.precision == pytest.approx(1 / 3)
     assert score.recall == pytest.approx(1 / 2)
     assert score.f1 == pytest.approx(2 / 5)
-    assert score.per_image == [0, 0, 1]
+    assert score.per_image == [(0, 0, 1), (0, 2, 0), (1, 1, 1)]  # (tp, got, ref)
 
 
 def test_mask_iou():
@@ -195,3 +198,45 @@ def test_text_scenes_hold_text_on_given_backgrounds():
     assert all(s.shape == (96, 96, 3) for s in scenes)
     # the second scene is drawn over the (light) background: dark ink on it
     assert np.median(scenes[1]) == 200 and scenes[1].min() < 70
+
+
+def test_paired_difference_removes_what_the_samples_share():
+    rng = np.random.default_rng(0)
+    hard = rng.uniform(0.5, 1.0, 400)  # per-sample difficulty, shared by both models
+    a, b = hard + 0.002, hard.copy()
+    b[::2] += 0.001
+    mean, se = paired_difference(a, b)
+    assert mean == pytest.approx(0.0015, abs=1e-9)
+    assert se == pytest.approx(np.std(a - b, ddof=1) / 20)
+    assert se < 0.0001 < np.std(hard) / 20  # unpaired, the shared spread would swamp it
+    assert paired_difference([1.0], [0.5]) == (0.5, float("inf"))
+
+
+def test_discordant_counts_only_the_samples_the_two_disagree_on():
+    ref = np.array([[1, 0], [0, 1], [1, 0], [0, 1]], np.float32)
+    a = np.array([[1, 0], [1, 0], [1, 0], [1, 0]], np.float32)  # right on 0 and 2
+    b = np.array([[0, 1], [0, 1], [1, 0], [1, 0]], np.float32)  # right on 1 and 2
+    assert discordant(ref, a, b) == (1, 1)
+    assert discordant(ref, a, ref) == (0, 2)
+
+
+def _score(counts: list[tuple[int, int, int]]) -> DetectionScore:
+    s = DetectionScore()
+    for tp, got, ref in counts:
+        s.tp, s.n_got, s.n_ref = s.tp + tp, s.n_got + got, s.n_ref + ref
+        s.per_image.append((tp, got, ref))
+    return s
+
+
+def test_paired_f1_difference_is_the_f1_gap_with_a_bootstrap_error():
+    rng = np.random.default_rng(1)
+    ref = rng.integers(0, 6, 200)
+    a = _score([(r, r, r) for r in ref])  # agrees everywhere
+    b = _score([(max(r - 1, 0), r, r) if i % 4 == 0 else (r, r, r) for i, r in enumerate(ref)])
+    diff, se = paired_f1_difference(a, b)
+    assert diff == pytest.approx(a.f1 - b.f1) and diff > 0
+    assert 0 < se < diff / 3  # a quarter of the images miss one box: clearly worse
+    same, se0 = paired_f1_difference(a, a)
+    assert same == 0 and se0 == 0
+    with pytest.raises(ValueError, match="not on the same images"):
+        paired_f1_difference(a, _score([(1, 1, 1)]))
