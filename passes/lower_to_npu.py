@@ -11,6 +11,7 @@ detector heads are never silently crushed to int8.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,6 +109,10 @@ def reads_wide(v: Value, default_mode: str = "INT8") -> bool:
 
 # run_calibration's output-aware rounding of a conv / matmul weight, on the target's grid
 ROUNDED_WEIGHT_ATTR = "kiln.rounded_weight"
+# run_calibration's mean rounding error of a layer's input per channel, and the input type it
+# was measured for (calibration/input_rounding.py)
+INPUT_ROUNDING_ATTR = "kiln.input_rounding"
+INPUT_ROUNDING_TYPE_ATTR = "kiln.input_rounding_type"
 
 
 def _calibrated(v: Value | None) -> bool:
@@ -133,6 +138,7 @@ class _Lowering:
         self.rounded: dict[int, ScalarType] = {}  # id(value) -> half type it already fits
         self.concat_bits: dict[int, int | None] = {}  # id(concat) -> its width (None: float)
         self.rounded_weights: dict[int, np.ndarray] = {}  # id(op) -> calibration's rounding
+        self.input_rounding: dict[int, tuple[np.ndarray, UniformType]] = {}  # id(op) -> ...
         if module.weights is None:
             module.weights = WeightStore()
 
@@ -249,7 +255,7 @@ class _Lowering:
                     elif id(v) in self.produced:
                         op.set_operand(i, self.produced[id(v)])
                 continue
-            self._take_rounded_weight(op)
+            self._take_calibration_attrs(op)
             new = self.lower(op) if mode_bits(self.mode(op)) and \
                 all(_calibrated(r) for r in op.results) else None
             if new is not None:
@@ -396,13 +402,50 @@ class _Lowering:
     def const(self, v: Value | None) -> np.ndarray | None:
         return const_array(v, self.module)
 
-    def _take_rounded_weight(self, op: Operation) -> None:
+    def _take_calibration_attrs(self, op: Operation) -> None:
         """Remove `kiln.rounded_weight` (run_calibration --weight_rounding output: the
-        weight on the target's grid, chosen for the layer's output) from `op`, keeping the
-        array for an integer lowering; a layer left float keeps its float weight."""
+        weight on the target's grid, chosen for the layer's output) and `kiln.input_rounding`
+        (its input's mean rounding error) from `op`, keeping the arrays for an integer
+        lowering; a layer left float keeps its float weight and bias."""
         ref = op.attributes.pop(ROUNDED_WEIGHT_ATTR, None)
         if ref is not None:
             self.rounded_weights[id(op)] = self.module.weights.get(ref.name)
+        ref = op.attributes.pop(INPUT_ROUNDING_ATTR, None)
+        measured = op.attributes.pop(INPUT_ROUNDING_TYPE_ATTR, None)
+        if ref is not None and isinstance(measured, TensorType) and \
+                isinstance(measured.element, UniformType):
+            mean = np.asarray(self.module.weights.get(ref.name), np.float64).reshape(-1)
+            self.input_rounding[id(op)] = (mean, measured.element)
+
+    def rounding_correction(self, op: Operation, qx: Value, wq: np.ndarray,
+                            ws: np.ndarray, axis: int) -> np.ndarray | None:
+        """Per output channel, what the layer's integer weights make of its input's mean
+        rounding error (W e), when the layer reads exactly the type that error was measured
+        for; else None. `wq` / `ws`: the integer weights and their scales along `axis` (0
+        for a conv's filter, 1 for a matmul's (K, N) weight)."""
+        got = self.input_rounding.get(id(op))
+        if got is None:
+            return None
+        mean, measured = got
+        have = qx.type.element
+        if not (isinstance(have, UniformType) and have.storage == measured.storage and
+                have.zp == measured.zp and
+                math.isclose(have.scale, measured.scale, rel_tol=1e-6)):
+            return None
+        shape = [1] * wq.ndim
+        shape[axis] = -1
+        w = wq.astype(np.float64) * np.asarray(ws, np.float64).reshape(shape)
+        if axis == 1:  # matmul: (K, N), one error per row K
+            return mean @ w if mean.size == w.shape[0] else None
+        groups = int(op.attributes.get("group", 1))
+        per_group = w.shape[1]
+        if mean.size != groups * per_group or w.shape[0] % groups:
+            return None
+        inside = tap_fractions(qx.type.shape[2:], w.shape[2:], op.attributes["strides"],
+                               op.attributes["pads"], op.attributes["dilations"])
+        taps = (w * inside).reshape(w.shape[0], per_group, -1).sum(axis=2)  # (O, I / groups)
+        group_of = np.arange(w.shape[0]) // (w.shape[0] // groups)
+        return (taps * mean.reshape(groups, per_group)[group_of]).sum(axis=1)
 
     def weight_array(self, op: Operation) -> np.ndarray | None:
         """The weight operand (1) of a conv / matmul as its integer form should round it."""
@@ -413,6 +456,21 @@ class _Lowering:
         """Record a rule the lowering applied (on the op as `kiln.note`, and for the tool)."""
         op.attributes["kiln.note"] = text
         self.notes.append(f"{op.loc or op.name}: {text}")
+
+
+def tap_fractions(size, kernel, strides, pads, dilations) -> np.ndarray:
+    """For each tap of a 2-D window, the fraction of output positions at which it reads the
+    input and not the zero padding: a constant shift of the input reaches the output
+    through those taps only, so on a small map (a 5x5 depthwise conv on 3 x 12) its mean
+    over positions is far from the whole kernel's sum."""
+    fractions = []
+    for axis in range(2):
+        n, k, s, d = size[axis], kernel[axis], strides[axis], dilations[axis]
+        lo, hi = pads[axis], pads[axis + 2]
+        out = (n + lo + hi - d * (k - 1) - 1) // s + 1
+        at = np.arange(out)[:, None] * s - lo + np.arange(k)[None, :] * d  # (out, k)
+        fractions.append(((at >= 0) & (at < n)).mean(axis=0))
+    return np.outer(*fractions)
 
 
 def _loc(v: Value, what: str) -> str | None:

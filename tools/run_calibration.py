@@ -7,7 +7,8 @@ quantization, TPU-MLIR style.
         [--histogram_bin_num 2048] [--score_branch max|method]
         [--search search_threshold] [--inference_num 30]
         [--tune_num N] [--we] [--weight_rounding output|nearest] [--weight_rounding_num 16] [--bc]
-        [--bc_inference_num 30] [--processor TARGET]
+        [--bc_inference_num 30] [--input_rounding correct|keep] [--input_rounding_num 16]
+        [--processor TARGET]
         [--seed 0] [--debug_log] [--quant_config CFG.json]
 
 Every sample runs once through the float model in kiln's interpreter; each activation updates
@@ -24,6 +25,10 @@ target's grid to minimize its layer's output error on the float inputs of
 --weight_rounding_num samples (calibration/weight_rounding.py); the new weights are written
 beside the table (NAME_cali_table.mlir and its weights, which the table names and
 model_deploy deploys), as with --we / --bc. `--weight_rounding nearest` leaves the IR alone.
+Then (`--input_rounding correct`, the default) each conv / matmul the table's lowering makes
+an integer layer with an 8-bit input gets that input's mean rounding error per channel on
+--input_rounding_num samples (calibration/input_rounding.py), which model_deploy takes out of
+the layer's bias when it lowers the layer with that same input type.
 
 `--quant_config` (docs/quant-config.md) is checked against the model and the target; when its
 `fake_quant` is "weights" or "activations", the int8 simulation with only that side
@@ -95,6 +100,13 @@ def build_arg_parser() -> ArgParser:
                          "them to the nearest grid point")
     ap.add_argument("--weight_rounding_num", type=int, default=16,
                     help="samples whose layer inputs --weight_rounding output uses")
+    ap.add_argument("--input_rounding", choices=("correct", "keep"), default="correct",
+                    help="correct: each integer conv / matmul gets its 8-bit input's mean "
+                         "rounding error per channel (measured on the table's lowering), which "
+                         "model_deploy takes out of its bias (writes the IR beside the table); "
+                         "keep: no correction")
+    ap.add_argument("--input_rounding_num", type=int, default=16,
+                    help="samples --input_rounding correct measures on")
     ap.add_argument("--bc", action="store_true", help="bias correction")
     ap.add_argument("--bc_inference_num", type=int, default=30)
     ap.add_argument("--processor", "--target", dest="processor", default="int8-sym",
@@ -181,12 +193,8 @@ def fake_quant_cosines(module, collector, thresholds: dict[str, float], resolved
     both sides: float layers as in the config, its bit widths and its min/max over the
     table's ranges. Activations are rounded to the types model_deploy's lowering gives them
     for this table and config (simulate.lowered_activation_types), weights per channel."""
-    import tempfile
-
-    from ..calibration.mixed import Evaluator
     from ..calibration.simulate import QuantSimulator, lowered_activation_types, output_cosine
     from ..compiler.interpreter import run_function
-    from ..compiler.target import load_target
     from ..passes.lowering.scheme import mode_bits
 
     floats = [n for n, m in resolved.modes.items() if mode_bits(m) is None]
@@ -195,11 +203,7 @@ def fake_quant_cosines(module, collector, thresholds: dict[str, float], resolved
         if name in table:
             e = table[name]
             table.add(name, e.threshold, e.min if lo is None else lo, e.max if hi is None else hi)
-    with tempfile.TemporaryDirectory(prefix="kiln-fakequant-") as tmp:
-        mlir = Path(tmp) / "model.mlir"
-        write_module(module, mlir)
-        lowered = Evaluator(mlir, load_target(processor), []).lower(table, dict(resolved.modes))
-    types = lowered_activation_types(lowered)
+    types = lowered_activation_types(lower_with(module, table, processor, resolved.modes))
     reference = [run_function(module.main, s, weights=module.weights)[0] for s in samples]
     sides = dict.fromkeys([resolved.config.fake_quant or "both", "both"])
     out = {}
@@ -208,6 +212,37 @@ def fake_quant_cosines(module, collector, thresholds: dict[str, float], resolved
                              float_layers=floats, activation_types=types)
         out[side] = output_cosine(reference, [sim.run(s) for s in samples])
     return out
+
+
+def lower_with(module, table, processor: str, modes) -> object:
+    """`module` (a copy of it) lowered as model_deploy lowers it with this table and modes.
+    `module` is left as it was: writing the copy does not repoint its weights at the
+    temporary folder (gone on return)."""
+    import tempfile
+
+    from ..calibration.mixed import Evaluator
+    from ..compiler.module_io import WEIGHTS_ATTR
+    from ..compiler.target import load_target
+
+    store = module.weights
+    kept = (store.path, store.dirty) if store is not None else None
+    attr = module.attributes.get(WEIGHTS_ATTR)
+    try:
+        with tempfile.TemporaryDirectory(prefix="kiln-lower-") as tmp:
+            mlir = Path(tmp) / "model.mlir"
+            if store is not None:  # its own weights file: the module's may be a search's
+                store.dirty = True  # temporary one, already gone
+            write_module(module, mlir)
+            lowered = Evaluator(mlir, load_target(processor), []).lower(table, dict(modes))
+            lowered.weights.names()  # read while the file exists
+            return lowered
+    finally:
+        if store is not None:
+            store.path, store.dirty = kept
+        if attr is None:
+            module.attributes.pop(WEIGHTS_ATTR, None)
+        else:
+            module.attributes[WEIGHTS_ATTR] = attr
 
 
 def _default_paths(args) -> tuple[Path, Path]:
@@ -250,8 +285,9 @@ def main(argv: list[str]) -> int:
         raise UsageError("--histogram_bin_num must be at least 16")
     if args.input_num is not None and args.input_num < 1:
         raise UsageError("--input_num must be at least 1")
-    if args.weight_rounding_num < 1:
-        raise UsageError("--weight_rounding_num must be at least 1")
+    for option in ("weight_rounding_num", "input_rounding_num"):
+        if getattr(args, option) < 1:
+            raise UsageError(f"--{option} must be at least 1")
     bits = load_target(args.processor).default_activation_bits
     table_path, qtable_path = _default_paths(args)
     if not Path(args.mlir).is_file():
@@ -319,6 +355,17 @@ def main(argv: list[str]) -> int:
         replacement = replacement or bool(fixed)
 
     table = build_table(collector, thresholds, method, args.histogram_bin_num, len(dataset))
+    if args.input_rounding == "correct":
+        from ..calibration.input_rounding import measure_input_rounding
+
+        t0 = time.perf_counter()
+        lowered = lower_with(module, table, args.processor,
+                             resolved.modes if resolved is not None else {})
+        measured = measure_input_rounding(module, lowered,
+                                          dataset.take(args.input_rounding_num))
+        _log(f"input rounding: {len(measured)} layer(s) get their input's mean rounding error "
+             f"in {time.perf_counter() - t0:.1f} s")
+        replacement = replacement or bool(measured)
     if replacement:
         from ..passes.dce import eliminate_dead_code
         eliminate_dead_code(func)

@@ -34,6 +34,9 @@ def _weighted(L, op: Operation, x: Value, w: np.ndarray, axis: int, b: np.ndarra
     wq, ws = L.scheme.weights(w, axis, wbits, min_scales=floor)
     m, s = lw.channel_params(sx, ws, out.element.scale)
     operands = [qx, L.weight(op, wq, lw.weight_type(wq.shape, axis, ws, wbits), weight_loc)]
+    shift = L.rounding_correction(op, qx, wq, ws, axis)
+    if shift is not None:  # the input's mean rounding error, taken out of the bias
+        b = (np.zeros(len(ws)) if b is None else np.asarray(b, np.float64)) - shift
     if b is not None:
         name = f"{op.loc}_bias_i{64 if wide else 32}"
         operands.append(L.weight(op, lw.quantize_bias(b, sx * ws, wide),

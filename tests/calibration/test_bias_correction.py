@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from kiln.calibration.bias_correction import correct_biases
 from kiln.calibration.simulate import QuantSimulator
 from kiln.compiler.interpreter import run_function

@@ -309,3 +309,20 @@ def test_weights_are_rounded_on_the_grid_by_default(tiny, tmp_path, capsys):
     code, _, err = calibrate(capsys, tiny / "tiny.mlir", "--dataset", tiny / "imgs",
                              "--weight_rounding_num", "0", "-o", plain)
     assert code == 2 and "--weight_rounding_num must be at least 1" in err
+
+
+def test_input_rounding_is_measured_by_default_and_can_be_kept(tiny, tmp_path, capsys):
+    """The default logs the input-rounding step (calibration/input_rounding.py, its own
+    tests); `--input_rounding keep` skips it; a sample count below 1 is a usage error."""
+    out = tmp_path / "i_cali_table"
+    code, _, err = calibrate(capsys, tiny / "tiny.mlir", "--dataset", tiny / "imgs",
+                             "--input_num", "8", "-o", out)
+    assert code == 0, err
+    assert re.search(r"input rounding: \d+ layer\(s\) get their input's mean rounding error",
+                     err)
+    code, _, err = calibrate(capsys, tiny / "tiny.mlir", "--dataset", tiny / "imgs",
+                             "--input_num", "8", "--input_rounding", "keep", "-o", out)
+    assert code == 0 and "input rounding" not in err, err
+    code, _, err = calibrate(capsys, tiny / "tiny.mlir", "--dataset", tiny / "imgs",
+                             "--input_rounding_num", "0", "-o", out)
+    assert code == 2 and "--input_rounding_num must be at least 1" in err
