@@ -109,8 +109,9 @@ class Evaluator:
         return outputs
 
     def lower(self, table: CalibrationTable, modes: Mapping[str, str],
-              default: str = "INT8") -> Module:
-        """The float module lowered as model_deploy lowers it with this table and qtable."""
+              default: str = "INT8", asymmetric: bool = False) -> Module:
+        """The float module lowered as model_deploy lowers it with this table and qtable
+        (and `--asymmetric` when `asymmetric`)."""
         from ..passes.registry import build_pass_manager
 
         module = read_module(self.mlir)
@@ -119,11 +120,12 @@ class Evaluator:
             write_table(t, table)
             write_qtable(q, dict(modes), self.shape_layers)
             wide = str(16 in self.target.activation_bits).lower()
-            asym = str(not self.target.activation_symmetric).lower()
+            asym = str(asymmetric or not self.target.activation_symmetric).lower()
             build_pass_manager(
                 f'mark-shape-ops,apply-qtable{{table="{q}",target={self.target.name},'
                 f'default={default}}},import-calibration{{table="{t}",asymmetric={asym},'
-                f'wide_tables={wide}}},lower-to-npu{{target={self.target.name}}}'
+                f'wide_tables={wide}}},lower-to-npu{{target={self.target.name},'
+                f'asymmetric={str(asymmetric).lower()}}}'
             ).run(module)
         return module
 

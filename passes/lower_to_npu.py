@@ -138,7 +138,8 @@ class _Lowering:
         self.rounded: dict[int, ScalarType] = {}  # id(value) -> half type it already fits
         self.concat_bits: dict[int, int | None] = {}  # id(concat) -> its width (None: float)
         self.rounded_weights: dict[int, np.ndarray] = {}  # id(op) -> calibration's rounding
-        self.input_rounding: dict[int, tuple[np.ndarray, UniformType]] = {}  # id(op) -> ...
+        # id(op) -> [(its input's mean rounding error, the input type it is for), ...]
+        self.input_rounding: dict[int, list[tuple[np.ndarray, UniformType]]] = {}
         if module.weights is None:
             module.weights = WeightStore()
 
@@ -410,12 +411,14 @@ class _Lowering:
         ref = op.attributes.pop(ROUNDED_WEIGHT_ATTR, None)
         if ref is not None:
             self.rounded_weights[id(op)] = self.module.weights.get(ref.name)
-        ref = op.attributes.pop(INPUT_ROUNDING_ATTR, None)
-        measured = op.attributes.pop(INPUT_ROUNDING_TYPE_ATTR, None)
-        if ref is not None and isinstance(measured, TensorType) and \
-                isinstance(measured.element, UniformType):
-            mean = np.asarray(self.module.weights.get(ref.name), np.float64).reshape(-1)
-            self.input_rounding[id(op)] = (mean, measured.element)
+        refs = op.attributes.pop(INPUT_ROUNDING_ATTR, ())
+        kinds = op.attributes.pop(INPUT_ROUNDING_TYPE_ATTR, ())
+        pairs = [(r, k) for r, k in zip(refs, kinds) if isinstance(r, SymbolRef) and
+                 isinstance(k, TensorType) and isinstance(k.element, UniformType)]
+        if pairs:
+            self.input_rounding[id(op)] = [
+                (np.asarray(self.module.weights.get(r.name), np.float64).reshape(-1),
+                 k.element) for r, k in pairs]
 
     def rounding_correction(self, op: Operation, qx: Value, wq: np.ndarray,
                             ws: np.ndarray, axis: int) -> np.ndarray | None:
@@ -423,14 +426,12 @@ class _Lowering:
         rounding error (W e), when the layer reads exactly the type that error was measured
         for; else None. `wq` / `ws`: the integer weights and their scales along `axis` (0
         for a conv's filter, 1 for a matmul's (K, N) weight)."""
-        got = self.input_rounding.get(id(op))
-        if got is None:
-            return None
-        mean, measured = got
         have = qx.type.element
-        if not (isinstance(have, UniformType) and have.storage == measured.storage and
-                have.zp == measured.zp and
-                math.isclose(have.scale, measured.scale, rel_tol=1e-6)):
+        mean = next((m for m, t in self.input_rounding.get(id(op), ())
+                     if isinstance(have, UniformType) and have.storage == t.storage and
+                     have.zp == t.zp and math.isclose(have.scale, t.scale, rel_tol=1e-6)),
+                    None)
+        if mean is None:
             return None
         shape = [1] * wq.ndim
         shape[axis] = -1

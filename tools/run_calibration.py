@@ -214,7 +214,7 @@ def fake_quant_cosines(module, collector, thresholds: dict[str, float], resolved
     return out
 
 
-def lower_with(module, table, processor: str, modes) -> object:
+def lower_with(module, table, processor: str, modes, asymmetric: bool = False) -> object:
     """`module` (a copy of it) lowered as model_deploy lowers it with this table and modes.
     `module` is left as it was: writing the copy does not repoint its weights at the
     temporary folder (gone on return)."""
@@ -233,7 +233,8 @@ def lower_with(module, table, processor: str, modes) -> object:
             if store is not None:  # its own weights file: the module's may be a search's
                 store.dirty = True  # temporary one, already gone
             write_module(module, mlir)
-            lowered = Evaluator(mlir, load_target(processor), []).lower(table, dict(modes))
+            lowered = Evaluator(mlir, load_target(processor), []).lower(
+                table, dict(modes), asymmetric=asymmetric)
             lowered.weights.names()  # read while the file exists
             return lowered
     finally:
@@ -359,8 +360,10 @@ def main(argv: list[str]) -> int:
         from ..calibration.input_rounding import measure_input_rounding
 
         t0 = time.perf_counter()
-        lowered = lower_with(module, table, args.processor,
-                             resolved.modes if resolved is not None else {})
+        modes = resolved.modes if resolved is not None else {}
+        schemes = [False] + ([True] if load_target(args.processor).activation_symmetric
+                             else [])  # and model_deploy --asymmetric's
+        lowered = [lower_with(module, table, args.processor, modes, asym) for asym in schemes]
         measured = measure_input_rounding(module, lowered,
                                           dataset.take(args.input_rounding_num))
         _log(f"input rounding: {len(measured)} layer(s) get their input's mean rounding error "

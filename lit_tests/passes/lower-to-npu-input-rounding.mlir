@@ -24,7 +24,7 @@ module @m attributes {kiln.weights = "in_weights.npz"} {
   func.func @main(%x: tensor<1x1x4x4x!quant.calibrated<f32<-2.0:2.0>>>) -> tensor<1x2x4x4x!quant.calibrated<f32<-6.0:6.0>>> {
     %w = top.constant {value = dense<[[[[1.0]]], [[[-2.0]]]]> : tensor<2x1x1x1xf32>} : tensor<2x1x1x1xf32>
     %b = top.constant {value = dense<[0.5, -0.25]> : tensor<2xf32>} : tensor<2xf32>
-    %c = top.conv %x, %w, %b {strides = [1, 1], pads = [0, 0, 0, 0], dilations = [1, 1], kiln.input_rounding = @r, kiln.input_rounding_type = tensor<1x!quant.uniform<i8:f32, 0.015748031>>} : (tensor<1x1x4x4x!quant.calibrated<f32<-2.0:2.0>>>, tensor<2x1x1x1xf32>, tensor<2xf32>) -> tensor<1x2x4x4x!quant.calibrated<f32<-6.0:6.0>>> loc("conv")
+    %c = top.conv %x, %w, %b {strides = [1, 1], pads = [0, 0, 0, 0], dilations = [1, 1], kiln.input_rounding = [@r], kiln.input_rounding_type = [tensor<1x!quant.uniform<i8:f32, 0.015748031>>]} : (tensor<1x1x4x4x!quant.calibrated<f32<-2.0:2.0>>>, tensor<2x1x1x1xf32>, tensor<2xf32>) -> tensor<1x2x4x4x!quant.calibrated<f32<-6.0:6.0>>> loc("conv")
     return %c : tensor<1x2x4x4x!quant.calibrated<f32<-6.0:6.0>>>
   }
 }

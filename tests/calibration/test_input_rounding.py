@@ -75,10 +75,11 @@ def test_the_mean_rounding_error_is_measured_on_the_lowered_type(rng):
     data = samples(6)
     assert ir.measure_input_rounding(module, lowered, data) == ["conv"]
     conv = next(op for op in module.walk() if op.name == "top.conv")
-    t = conv.attributes[INPUT_ROUNDING_TYPE_ATTR]
+    (t,) = conv.attributes[INPUT_ROUNDING_TYPE_ATTR]
     assert t.shape == (C,) and t.element.storage.name == "i8"
     assert t.element.scale == pytest.approx(0.1, rel=1e-6)
-    got = module.weights.get(conv.attributes[INPUT_ROUNDING_ATTR].name)
+    (ref,) = conv.attributes[INPUT_ROUNDING_ATTR]
+    got = module.weights.get(ref.name)
     errors = []
     for s in data:
         a = run_function(module.main, s, weights=module.weights, keep_all=True)[1]["act"]
@@ -107,6 +108,24 @@ def test_the_lowering_takes_it_out_of_the_bias_and_the_output_mean_falls(rng):
     before = np.abs(_output_bias(module, plain, held_out))
     after = np.abs(_output_bias(module, corrected, held_out))
     assert after.max() < 0.5 * before.max()
+
+
+def test_each_scheme_gets_its_own_mean(rng):
+    """Measured on the symmetric and the --asymmetric lowering: two means, and each lowering
+    takes the one for the type it reads (here both move the bias)."""
+    module, table, samples = _case(rng)
+    schemes = [lower_with(module, table, "int8-sym", {}, asym) for asym in (False, True)]
+    assert ir.measure_input_rounding(module, schemes, samples(6)) == ["conv"]
+    conv = next(op for op in module.walk() if op.name == "top.conv")
+    kinds = conv.attributes[INPUT_ROUNDING_TYPE_ATTR]
+    assert len(kinds) == len(conv.attributes[INPUT_ROUNDING_ATTR]) == 2
+    assert kinds[0].element.zp in (None, 0) and kinds[1].element.zp not in (None, 0)
+    plain = parse_module(_model())
+    plain.weights = module.weights
+    for asym in (False, True):
+        want = lower_with(plain, table, "int8-sym", {}, asym)
+        got = lower_with(module, table, "int8-sym", {}, asym)
+        assert not np.array_equal(*(low.weights.get("conv_bias_i32") for low in (want, got)))
 
 
 def test_another_input_type_ignores_it(rng):
