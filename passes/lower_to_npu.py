@@ -436,8 +436,10 @@ class _Lowering:
         shape = [1] * wq.ndim
         shape[axis] = -1
         w = wq.astype(np.float64) * np.asarray(ws, np.float64).reshape(shape)
-        if axis == 1:  # matmul: (K, N), one error per row K
-            return mean @ w if mean.size == w.shape[0] else None
+        if w.ndim == 2:  # matmul: (K, N), one error per row K
+            return mean @ w if axis == 1 and mean.size == w.shape[0] else None
+        if axis != 0 or w.ndim != 4:  # a conv's (O, I / groups, kh, kw) filter only
+            return None
         groups = int(op.attributes.get("group", 1))
         per_group = w.shape[1]
         if mean.size != groups * per_group or w.shape[0] % groups:

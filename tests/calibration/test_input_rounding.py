@@ -175,3 +175,45 @@ def test_tap_fractions_count_the_positions_that_read_the_input(size, kernel, str
             want += padded[i:i + dilations[0] * (kernel[0] - 1) + 1:dilations[0],
                            j:j + dilations[1] * (kernel[1] - 1) + 1:dilations[1]]
     np.testing.assert_allclose(got, want / (len(rows) * len(cols)))
+
+
+def test_a_matmul_takes_its_rows_mean_out_of_a_new_bias(rng):
+    from kiln import dialects  # noqa: F401
+
+    t, o = "tensor<1x64x8xf32>", "tensor<1x64x3xf32>"
+    module = parse_module(f"""
+module @m {{
+  func.func @main(%x: {t}) -> {o} {{
+    %a = top.silu %x : ({t}) -> {t} loc("act")
+    %w = top.weight @"w" : tensor<8x3xf32>
+    %y = top.matmul %a, %w : ({t}, tensor<8x3xf32>) -> {o} loc("fc")
+    return %y : {o}
+  }}
+}}
+""")
+    module.weights = WeightStore()
+    module.weights.add("w", (0.5 * rng.standard_normal((8, 3))).astype(np.float32))
+    means = np.linspace(-1.5, 0.0, 8, dtype=np.float32)
+
+    def samples(n: int) -> list[dict]:
+        return [{"x": (means + 0.4 * rng.standard_normal((1, 64, 8))).astype(np.float32)}
+                for _ in range(n)]
+
+    table = CalibrationTable()
+    table.add("x", 4.0, -4.0, 4.0)
+    table.add("act", 12.7, -0.28, 12.7)
+    table.add("fc", 6.0, -6.0, 6.0)
+    plain = lower_with(module, table, "int8-sym", {})
+    assert ir.measure_input_rounding(module, plain, samples(6)) == ["fc"]
+    corrected = lower_with(module, table, "int8-sym", {})
+    mm = [op for op in corrected.walk() if op.name == "npu.matmul"]
+    assert len(mm) == 1 and len(mm[0].operands) == 3  # a bias where there was none
+
+    def mean_error(low) -> np.ndarray:
+        errs = []
+        for s in samples(6):
+            ref = next(iter(run_function(module.main, s, weights=module.weights)[0].values()))
+            errs.append((next(iter(run_interpreter(low, s).values())) - ref)[0].mean(axis=0))
+        return np.abs(np.mean(errs, axis=0))
+
+    assert mean_error(corrected).max() < 0.5 * mean_error(plain).max()
