@@ -89,30 +89,37 @@ def measure_input_rounding(module: Module, lowered: Module | Sequence[Module],
         name = tensor_name(op.operands[0], func)
         if types and name is not None:
             layers.setdefault(name, []).append((op, types))
-    sums: dict[tuple[int, UniformType], np.ndarray] = {}
-    counts: dict[int, int] = {}
+    # one sum per (tensor, channel axis, type): layers reading the same input in the same
+    # type (a detector head's box and class branches) share it
+    wanted = {name: {(_channel_axis(op), t) for op, types in ops for t in types}
+              for name, ops in layers.items()}
+    sums: dict[tuple[str, int, UniformType], np.ndarray] = {}
+    counts: dict[tuple[str, int], int] = {}
 
     def tap(name: str, array: np.ndarray) -> None:
-        for op, types in layers.get(name, ()):
-            x = np.asarray(array, np.float64)
-            axis = _channel_axis(op) % x.ndim
-            for t in types:
-                err = fake_quant_type(x, t) - np.clip(x, *representable(t))
-                err = np.moveaxis(err, axis, 0).reshape(x.shape[axis], -1)
-                sums[id(op), t] = sums.get((id(op), t), 0.0) + err.sum(axis=1)
-            counts[id(op)] = counts.get(id(op), 0) + x.size // x.shape[axis]
+        if name not in wanted:
+            return
+        x = np.asarray(array, np.float64)
+        for axis, t in wanted[name]:
+            a = axis % x.ndim
+            err = fake_quant_type(x, t) - np.clip(x, *representable(t))
+            err = np.moveaxis(err, a, 0).reshape(x.shape[a], -1)
+            sums[name, axis, t] = sums.get((name, axis, t), 0.0) + err.sum(axis=1)
+        for axis in {axis for axis, _ in wanted[name]}:
+            counts[name, axis] = counts.get((name, axis), 0) + x.size // x.shape[axis % x.ndim]
 
     for sample in samples:
         run_function(func, sample, weights=module.weights, on_tensor=tap)
     done = []
-    for ops in layers.values():
+    for input_name, ops in layers.items():
         for op, types in ops:
-            n = counts.get(id(op), 0)
+            axis = _channel_axis(op)
+            n = counts.get((input_name, axis), 0)
             if n < MIN_VALUES_PER_CHANNEL:
                 continue
             refs, kinds = [], []
             for t in types:
-                mean = sums[id(op), t] / n
+                mean = sums[input_name, axis, t] / n
                 mean = np.where(np.abs(mean) >= MIN_MEAN_STEPS * t.scale, mean, 0.0)
                 if not mean.any():
                     continue
