@@ -231,9 +231,11 @@ def layer_fidelity(mlir: Path, low, input_name: str, x: np.ndarray) -> list[dict
 
 def figures(name: str, ref: list[np.ndarray], outs: list[np.ndarray],
             labels: np.ndarray | None, scores: dict | None = None) -> dict[str, float]:
-    """The row's figures; `scores` (when given) receives the detector's DetectionScore per
-    confidence ("F1@0.25": score), for paired comparisons."""
+    """The row's figures; `scores` (when given) receives the per-sample cosines ("cos") and
+    the detector's DetectionScore per confidence ("F1@0.25": score), for paired comparisons."""
     cos = [cosine(r, o) for r, o in zip(ref, outs)]
+    if scores is not None:
+        scores["cos"] = np.array(cos)
     fig = {"cos_mean": float(np.mean(cos)), "cos_min": float(np.min(cos))}
     if name == "yolov8n":
         for conf in YOLO_CONFS:
@@ -295,7 +297,7 @@ def bench_model(name: str, spec: Spec, args, work: Path) -> dict:
         scores: dict = {}
         rows.append({"method": label, **figures(name, ref, outs, labels, scores),
                      "prep_s": prep, "infer_ms": ms})
-        per_sample[label] = {"cos": np.array([cosine(r, o) for r, o in zip(ref, outs)]),
+        per_sample[label] = {"cos": scores.pop("cos"),
                              "probs": np.stack(outs) if name == "ppocr_cls" else None,
                              "detections": scores}
 
