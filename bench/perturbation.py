@@ -9,8 +9,8 @@ bench's pictures, model_deploy INT8 with --export_onnx. On each of --eval other 
 - the export in onnxruntime against the device model (kiln's exact integer interpreter on the
   lowered IR, which the .kmodel runs bit-identically): output cosine;
 - for each of the first --convs convolutions, one int32 unit added to its first output
-  channel's bias (a shift of that channel by multiplier / 2^shift of an output step, about a
-  thousandth for the 16-bit ones), the device model run again: the number of that conv's
+  channel's bias (that channel's outputs shift by multiplier / 2^shift of a step, so only
+  codes near a rounding boundary move), the device model run again: the number of that conv's
   output codes that moved, and the output cosine against the unperturbed run.
 The smallest change integer arithmetic can make bounds how closely any executor that is not
 bit-exact (onnxruntime computing a QDQ graph's 16-bit convs in float32 is one) can agree with
@@ -121,9 +121,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", help="folder for intermediate files (default: a temporary one)")
     args = ap.parse_args(argv)
+    names = [n.strip() for n in args.models.split(",") if n.strip()]
+    known = specs(args.det_size)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        ap.error(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    if min(args.calib, args.eval, args.convs) < 1:
+        ap.error("--calib, --eval and --convs must be at least 1")
+    if args.det_size % 32 or args.det_size < 32:
+        ap.error("--det-size must be a positive multiple of 32")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.work) if args.work else Path(tmp)
-        for name in args.models.split(","):
+        for name in names:
             print(render(name, bench_model(name, args, root / name)), flush=True)
     return 0
 

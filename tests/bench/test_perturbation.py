@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from kiln import dialects  # noqa: F401  (registers the ops)
 from kiln.compiler.interpreter import run_module
 from kiln.compiler.module_io import read_module
@@ -15,7 +16,7 @@ from kiln.passes.registry import build_pass_manager
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "tools"))
-from perturbation import conv_biases  # noqa: E402
+from perturbation import conv_biases, main  # noqa: E402
 from tool_case import tiny_flow  # noqa: E402
 
 
@@ -32,3 +33,10 @@ def test_conv_biases_of_the_tiny_cnn(tmp_path):
     for bias, loc in found:
         assert low.weights.get(bias).dtype == np.int32
         assert loc in kept
+
+
+@pytest.mark.parametrize("argv", [["--models", "resnet"], ["--eval", "0"], ["--det-size", "100"]])
+def test_bad_options_exit_2_before_any_work(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2 and "error:" in capsys.readouterr().err
