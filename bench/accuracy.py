@@ -159,9 +159,11 @@ def kiln_calibrate(mlir: Path, folder: Path, n: int, method: str | None) -> tupl
     return table, stem.with_name(stem.name + "_qtable")
 
 
-def kiln_int8(mlir: Path, table: Path, qtable: Path, extra: tuple[str, ...] = ()):
+def kiln_int8(mlir: Path, table: Path, qtable: Path, extra: tuple[str, ...] = (),
+              export_onnx: Path | None = None):
     """The int8-sym device model, as model_deploy lowers it (beside the .kmodel it writes the
-    lowered IR, which kiln's interpreter runs bit-identically to the device model)."""
+    lowered IR, which kiln's interpreter runs bit-identically to the device model); with
+    `export_onnx`, model_deploy also writes the QDQ export there."""
     from kiln import dialects  # noqa: F401  (registers the ops)
     from kiln.compiler.module_io import read_module
     from kiln.tools import model_deploy
@@ -170,7 +172,8 @@ def kiln_int8(mlir: Path, table: Path, qtable: Path, extra: tuple[str, ...] = ()
     model = table.with_name(table.name.removesuffix("_cali_table") + f"_int8{tag}.kmodel")
     _tool(model_deploy.run, ["--mlir", mlir, "--quantize", "INT8", "--calibration_table", table,
                              "--model", model, "--quiet", *extra]
-          + (["--quantize_table", qtable] if qtable.exists() else []), "model_deploy")
+          + (["--quantize_table", qtable] if qtable.exists() else [])
+          + (["--export_onnx", export_onnx] if export_onnx else []), "model_deploy")
     return read_module(model.with_name(model.stem + "_npu.mlir"))
 
 

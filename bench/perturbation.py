@@ -29,22 +29,19 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from accuracy import _tool, images_for, kiln_calibrate, kiln_transform, log, preprocess, specs  # noqa: E402
+from accuracy import (  # noqa: E402
+    images_for,
+    kiln_calibrate,
+    kiln_int8,
+    kiln_transform,
+    log,
+    preprocess,
+    specs,
+)
 from ort_quant import ort_session  # noqa: E402
 from photos import save_crops  # noqa: E402
 from realmodels import real_model  # noqa: E402
 from tasks import cosine  # noqa: E402
-
-
-def deploy(mlir: Path, table: Path, qtable: Path) -> tuple[Path, Path]:
-    """model_deploy INT8 with the QDQ export: (lowered IR, QDQ ONNX)."""
-    from kiln.tools import model_deploy
-
-    model, qdq = mlir.with_name("int8.kmodel"), mlir.with_name("int8_qdq.onnx")
-    _tool(model_deploy.run, ["--mlir", mlir, "--quantize", "INT8", "--calibration_table", table,
-                             "--model", model, "--export_onnx", qdq, "--quiet"]
-          + (["--quantize_table", qtable] if qtable.exists() else []), "model_deploy")
-    return model.with_name(model.stem + "_npu.mlir"), qdq
 
 
 def conv_biases(module, n: int) -> list[tuple[str, str]]:
@@ -63,7 +60,6 @@ def conv_biases(module, n: int) -> list[tuple[str, str]]:
 def bench_model(name: str, args, work: Path) -> list[dict]:
     from kiln import dialects  # noqa: F401  (registers the ops)
     from kiln.compiler.interpreter import run_module
-    from kiln.compiler.module_io import read_module
 
     work.mkdir(parents=True, exist_ok=True)
     spec = specs(args.det_size)[name]
@@ -71,8 +67,8 @@ def bench_model(name: str, args, work: Path) -> list[dict]:
     save_crops(calib, work / "calib")
     mlir = kiln_transform(name, real_model(name), spec, work)
     table, qtable = kiln_calibrate(mlir, work / "calib", len(calib), None)
-    lowered, qdq = deploy(mlir, table, qtable)
-    low = read_module(lowered)
+    qdq = work / "int8_qdq.onnx"
+    low = kiln_int8(mlir, table, qtable, export_onnx=qdq)
     session = ort_session(qdq, 1)
     out_name = session.get_outputs()[0].name
     biases = conv_biases(low, args.convs)
